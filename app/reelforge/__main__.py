@@ -1,0 +1,5 @@
+import sys
+
+from reelforge.cli import main
+
+sys.exit(main())

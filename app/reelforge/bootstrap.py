@@ -1,0 +1,123 @@
+"""The one composition root: settings, storage, bus, executor and services, wired once.
+
+Nothing runs at import time. The GUI and the CLI both call build(); they differ only in what
+they subscribe to the bus afterwards. The executor is chosen here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from reelforge.assets import resource
+from reelforge.bus import Bus
+from reelforge.config import Paths, Settings, load_settings
+from reelforge.domain.naming import is_temp_name
+from reelforge.executors.local import LocalExecutor
+from reelforge.runner import RunContext
+from reelforge.services.presets import PresetCatalog
+from reelforge.services.queue import QueueService
+from reelforge.services.recorder import HistoryRecorder
+from reelforge.storage.engine import open_database, recovery_of
+from reelforge.storage.repository import Repository
+
+log = logging.getLogger("reelforge")
+
+
+@dataclass
+class App:
+    paths: Paths
+    settings: Settings
+    engine: Engine
+    repo: Repository
+    bus: Bus
+    ctx: RunContext
+    executor: LocalExecutor
+    presets: PresetCatalog
+    queue: QueueService
+    notices: list[str]  # one-line things the person should be told at start-up
+
+    def close(self, *, interrupt: bool = True) -> None:
+        self.executor.shutdown(interrupt=interrupt)
+        self.engine.dispose()
+
+
+def build(
+    *,
+    heavy: int | None = None,
+    light: int | None = None,
+    collision: str | None = None,
+) -> App:
+    """Wire the app. Needs a Q(Core)Application to exist (the bus rides on Qt signals).
+
+    Raises FFmpegNotFound / DatabaseLocked with one-line messages for the caller to show.
+    """
+    paths = Paths.from_env().ensure()
+    settings = load_settings(paths.settings)
+    overrides = {
+        k: v
+        for k, v in (
+            ("heavy_concurrency", heavy),
+            ("light_concurrency", light),
+            ("collision", collision),
+        )
+        if v is not None
+    }
+    settings = replace(settings, **overrides).validated()
+    notices: list[str] = []
+
+    engine = open_database(paths.database)
+    if (rec := recovery_of(engine)) is not None:
+        notices.append(rec.message)
+    repo = Repository(engine)
+
+    bus = Bus()
+    HistoryRecorder(bus, repo)  # first subscriber: the history is written before anyone acts
+    ctx = RunContext.create(
+        log_dir=paths.job_logs,
+        font=resource("fonts", "DejaVuSans.ttf"),
+        ffmpeg_setting=settings.ffmpeg_path or None,
+        stall_timeout=settings.stall_timeout,
+    )
+    executor = LocalExecutor(
+        bus, ctx, light=settings.light_concurrency, heavy=settings.heavy_concurrency
+    )
+    presets = PresetCatalog(resource("presets"), paths.presets)
+    notices.extend(f"preset ignored: {e}" for e in presets.errors)
+    queue = QueueService(
+        bus,
+        repo,
+        executor,
+        presets,
+        collision=settings.collision,
+        ffmpeg_version=ctx.ffmpeg_version,
+    )
+    interrupted = repo.interrupt_running()
+    if interrupted:
+        swept = sweep_temp_files({Path(o.path).parent for j in interrupted for o in j.spec.outputs})
+        notices.append(
+            f"{len(interrupted)} job(s) were interrupted last time"
+            + (f"; {swept} temp file(s) removed" if swept else "")
+        )
+    return App(paths, settings, engine, repo, bus, ctx, executor, presets, queue, notices)
+
+
+def sweep_temp_files(folders: set[Path]) -> int:
+    """Remove our temp files (never anything else) left in output folders by a crash."""
+    removed = 0
+    for folder in folders:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if is_temp_name(entry.name) and entry.is_file():
+                try:
+                    entry.unlink()
+                    removed += 1
+                except OSError as err:
+                    log.warning("could not remove temp file %s: %s", entry, err)
+    return removed

@@ -1,0 +1,281 @@
+"""The headless entry: `reelforge process|resume|presets|history|doctor`, and the GUI launcher.
+
+Exit codes: 0 every job succeeded (or was skipped), 1 some job failed, 2 usage error,
+130 interrupted by Ctrl-C (running jobs cancelled cleanly, no temp files left).
+Errors reach a person as one line; a traceback only ever goes to the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reelforge.__about__ import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+STATUSES = ("queued", "running", "interrupted", "succeeded", "failed", "cancelled", "skipped")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="reelforge",
+        description="Batch media processing: renditions, thumbnails, audio, previews.",
+    )
+    p.add_argument("--version", action="version", version=f"Reelforge {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    pr = sub.add_parser("process", help="process files and folders headlessly")
+    pr.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files or folders (walked recursively)"
+    )
+    pr.add_argument(
+        "--preset",
+        "-p",
+        action="append",
+        metavar="NAME",
+        help="preset to apply (repeatable; default: the settings' presets)",
+    )
+    pr.add_argument("--out", "-o", metavar="DIR", help="output folder (default: from settings)")
+    pr.add_argument(
+        "--jobs", "-j", type=int, metavar="N", help="encodes at once (heavy lane slots)"
+    )
+    pr.add_argument(
+        "--collision",
+        choices=("counter", "overwrite", "skip"),
+        help="what to do when an output name exists (default: counter)",
+    )
+    pr.add_argument("--json", action="store_true", help="one JSON object per finished job")
+
+    rs = sub.add_parser("resume", help="finish whatever the history holds as queued or interrupted")
+    rs.add_argument("--jobs", "-j", type=int, metavar="N")
+    rs.add_argument("--json", action="store_true")
+
+    ps = sub.add_parser("presets", help="list presets")
+    ps.add_argument("--json", action="store_true")
+
+    hi = sub.add_parser("history", help="show past jobs, newest first")
+    hi.add_argument("--json", action="store_true")
+    hi.add_argument("--status", choices=STATUSES)
+    hi.add_argument("--limit", type=int, default=50, metavar="N")
+
+    sub.add_parser("doctor", help="check ffmpeg, PyAV, the data folder and the database")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="reelforge: %(message)s")
+    try:
+        if args.command in ("process", "resume"):
+            return _run_batch(args)
+        if args.command == "presets":
+            return _presets(args)
+        if args.command == "history":
+            return _history(args)
+        if args.command == "doctor":
+            return _doctor()
+        _parser().print_help()
+        return EXIT_USAGE
+    except UsageError as err:
+        print(f"reelforge: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as err:  # one line for a person; details in the log when logging is on
+        logging.getLogger("reelforge").debug("fatal", exc_info=True)
+        print(f"reelforge: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _qt_core() -> Any:
+    from PySide6.QtCore import QCoreApplication
+
+    return QCoreApplication.instance() or QCoreApplication(["reelforge"])
+
+
+def _build(**kwargs: Any) -> Any:
+    from reelforge.bootstrap import build
+
+    app = build(**kwargs)
+    for notice in app.notices:
+        print(f"reelforge: {notice}", file=sys.stderr)
+    return app
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QTimer
+
+    from reelforge.cli_report import BatchReporter
+    from reelforge.domain.commands import Enqueue
+    from reelforge.domain.events import BatchFinished, JobFinished, JobProgressed, JobStarted
+    from reelforge.domain.presets import PresetError
+
+    if getattr(args, "jobs", None) is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    loop = _qt_core()
+    app = _build(heavy=getattr(args, "jobs", None), collision=getattr(args, "collision", None))
+    reporter = BatchReporter(app.repo, json_lines=args.json)
+    state = {"interrupted": False, "open": set()}
+
+    def on_batch_finished(event: BatchFinished) -> None:
+        state["open"].discard(event.batch_id)
+        if not state["open"]:
+            loop.quit()
+
+    app.bus.subscribe(JobFinished, reporter.job_finished)
+    app.bus.subscribe(JobStarted, reporter.job_started)
+    app.bus.subscribe(JobProgressed, reporter.job_progressed)
+    app.bus.subscribe(BatchFinished, on_batch_finished)
+
+    try:
+        if args.command == "process":
+            presets = tuple(args.preset or app.settings.presets)
+            out = args.out or app.settings.effective_output_dir
+            try:
+                res = app.queue.enqueue(Enqueue(tuple(args.paths), presets, out, origin="cli"))
+            except PresetError as err:
+                raise UsageError(str(err)) from None
+            for url in res.refused:
+                print(f"reelforge: refused (not a local file): {url}", file=sys.stderr)
+            reporter.skipped_non_media = res.skipped_non_media
+            if res.batch_id is None:
+                raise UsageError("no inputs: nothing to process in the given paths")
+            state["open"] = {res.batch_id}
+        else:
+            resumed = app.queue.resume_pending()
+            if not resumed:
+                print("reelforge: nothing to resume", file=sys.stderr)
+                return EXIT_OK
+            state["open"] = set(app.queue.open_batches)
+
+        def on_sigint(*_: Any) -> None:
+            if state["interrupted"]:  # a second Ctrl-C: stop now (ffmpeg dies with us)
+                os._exit(EXIT_INTERRUPTED)
+            state["interrupted"] = True
+            reporter.note("cancelling... (Ctrl-C again to stop at once)")
+            app.queue.cancel_everything("cancelled by Ctrl-C")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        # Qt's loop runs in C++; a short timer lets Python run its signal handlers.
+        tick = QTimer()
+        tick.timeout.connect(lambda: None)
+        tick.start(100)
+        with reporter:
+            if state["open"]:
+                loop.exec()
+        tick.stop()
+        signal.signal(signal.SIGINT, previous)
+    finally:
+        app.close(interrupt=False)
+    reporter.summary()
+    if state["interrupted"]:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if reporter.failed else EXIT_OK
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from reelforge.assets import resource
+    from reelforge.config import Paths
+    from reelforge.services.presets import PresetCatalog
+
+    catalog = PresetCatalog(resource("presets"), Paths.from_env().ensure().presets)
+    for err in catalog.errors:
+        print(f"reelforge: preset ignored: {err}", file=sys.stderr)
+    for name, preset in catalog.all.items():
+        sections = [
+            s
+            for s in ("renditions", "poster", "contact_sheet", "audio", "preview", "remux")
+            if getattr(preset, s)
+        ]
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "name": name,
+                        "builtin": preset.builtin,
+                        "description": preset.description,
+                        "sections": sections,
+                        "preset": preset.to_toml_dict(),
+                    }
+                )
+            )
+        else:
+            kind = "built-in" if preset.builtin else "user"
+            print(f"{name:<14} {kind:<9} {preset.description}")
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    from reelforge.config import Paths
+    from reelforge.storage.engine import open_database
+    from reelforge.storage.repository import Repository
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    repo = Repository(open_database(Paths.from_env().ensure().database))
+    rows = repo.history(status=args.status, limit=args.limit)
+    for rec in rows:
+        if args.json:
+            print(json.dumps(rec.to_json_dict()))
+        else:
+            when = rec.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            line = f"{when}  {rec.status.value:<11} {rec.label:<28} {Path(rec.source_path).name}"
+            if rec.error:
+                line += f"  ({rec.error})"
+            print(line)
+    return EXIT_OK
+
+
+def _doctor() -> int:
+    import av
+    import PySide6
+    from PySide6.QtCore import QLibraryInfo
+
+    from reelforge.config import Paths
+    from reelforge.media.binaries import FFmpegNotFound, find_ffmpeg, find_ffprobe
+    from reelforge.storage.engine import head_revision, open_database, schema_version
+
+    ok = True
+    paths = Paths.from_env().ensure()
+    print(f"Reelforge      {__version__}")
+    try:
+        ff = find_ffmpeg(None)
+        print(f"ffmpeg         {ff.version} ({ff.source}: {ff.path})")
+    except FFmpegNotFound as err:
+        ok = False
+        print(f"ffmpeg         MISSING: {err}")
+    print(f"ffprobe        {find_ffprobe() or 'not found (optional)'}")
+    print(f"PyAV           {av.__version__} (FFmpeg libraries {av.ffmpeg_version_info})")
+    print(f"PySide6 / Qt   {PySide6.__version__}")
+    plugins = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    names = sorted(p.name.split(".")[0].removeprefix("libq") for p in plugins.glob("*"))
+    platform = os.environ.get("QT_QPA_PLATFORM") or "default (xcb/wayland when a display exists)"
+    print(f"Qt platform    {platform}; plugins: {', '.join(names) or 'none found'}")
+    print(f"data folder    {paths.home}")
+    try:
+        engine = open_database(paths.database)
+        print(
+            f"database       {paths.database} (schema {schema_version(engine)}, "
+            f"head {head_revision()})"
+        )
+        engine.dispose()
+    except Exception as err:
+        ok = False
+        print(f"database       PROBLEM: {_one_line(err)}")
+    return EXIT_OK if ok else EXIT_FAILED

@@ -1,0 +1,190 @@
+"""The local executor: two lanes of worker threads, so thumbnails never wait behind an encode.
+
+Every decision (what starts next, what a result means) happens on the bus thread; pool threads
+only run the job function and publish what it reports. A job is announced as started on the bus
+(and so committed to the history as running) before it is handed to a pool thread.
+
+The pools are the standard library's: we decide what starts when, so a pool only needs to run
+a callable. (A QRunnable subclass with auto-delete crashed PySide6 6.12 at interpreter exit.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from reelforge.bus import Bus, ThreadHop
+from reelforge.domain.events import (
+    JobFinished,
+    JobLogged,
+    JobProgressed,
+    JobStarted,
+    QueueStateChanged,
+)
+from reelforge.domain.jobs import JobStatus, Lane
+from reelforge.domain.spec import JobSpec
+from reelforge.executors.base import INTERRUPTED
+from reelforge.media.process import CancelToken
+from reelforge.runner import RunContext, run_job
+
+log = logging.getLogger("reelforge.executor")
+_MAX_SLOTS = 16
+
+
+def _run_one(spec: JobSpec, token: CancelToken, ctx: RunContext, bus: Bus, done: ThreadHop) -> None:
+    """Body of a pool thread: run the job function, publish what it reports, hand back."""
+    job_id = spec.id
+
+    def report(msg: dict[str, Any]) -> None:
+        if msg.get("type") == "progress":
+            bus.publish(
+                JobProgressed(
+                    job_id,
+                    msg.get("percent"),
+                    msg.get("speed"),
+                    msg.get("eta"),
+                    msg.get("out_time"),
+                )
+            )
+        elif msg.get("type") == "log":
+            bus.publish(JobLogged(job_id, str(msg.get("line", ""))))
+
+    try:
+        result = run_job(spec.to_dict(), report, token, ctx)
+    except BaseException as err:  # run_job never raises; this is the last line of defence
+        result = {"status": JobStatus.FAILED.value, "error": f"internal error: {err!r}"}
+    done.post((job_id, result))
+
+
+@dataclass
+class _LaneState:
+    lane: Lane
+    slots: int
+    pool: ThreadPoolExecutor
+    pending: deque[JobSpec] = field(default_factory=deque)
+    running: dict[str, CancelToken] = field(default_factory=dict)
+    paused: bool = False
+
+
+class LocalExecutor(QObject):
+    def __init__(self, bus: Bus, ctx: RunContext, *, light: int = 2, heavy: int = 1):
+        super().__init__()
+        self._bus, self._ctx = bus, ctx
+        self._done = ThreadHop(self._on_finished)
+        # Threads are made on demand up to the cap; the lane's slot count is what limits work.
+        self._lanes = {
+            lane: _LaneState(lane, max(1, n), ThreadPoolExecutor(_MAX_SLOTS, f"rf-{lane.value}"))
+            for lane, n in ((Lane.LIGHT, light), (Lane.HEAVY, heavy))
+        }
+        self._futures: set[Future[None]] = set()
+        self._lane_of: dict[str, Lane] = {}
+
+    # -- Executor protocol -------------------------------------------------------------------
+    def submit(self, spec: JobSpec) -> None:
+        state = self._lanes[spec.lane]
+        self._lane_of[spec.id] = spec.lane
+        state.pending.append(spec)
+        self._pump(state)
+
+    def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
+        lane = self._lane_of.get(job_id)
+        if lane is None:
+            return False
+        state = self._lanes[lane]
+        if job_id in state.running:
+            state.running[job_id].cancel(reason)
+            return True
+        for spec in state.pending:
+            if spec.id == job_id:
+                state.pending.remove(spec)
+                self._lane_of.pop(job_id, None)
+                status = JobStatus.INTERRUPTED if reason == INTERRUPTED else JobStatus.CANCELLED
+                self._bus.publish(JobFinished(job_id, status.value, error=reason))
+                return True
+        return False
+
+    def cancel_all(self, reason: str = "cancelled") -> None:
+        for state in self._lanes.values():
+            for spec in list(state.pending):
+                self.cancel(spec.id, reason)
+            for token in state.running.values():
+                token.cancel(reason)
+
+    def pause(self, lane: Lane | None = None, reason: str = "") -> None:
+        for state in self._select(lane):
+            if not state.paused:
+                state.paused = True
+                self._bus.publish(QueueStateChanged(state.lane.value, True, reason))
+
+    def resume(self, lane: Lane | None = None, reason: str = "") -> None:
+        for state in self._select(lane):
+            if state.paused:
+                state.paused = False
+                self._bus.publish(QueueStateChanged(state.lane.value, False, reason))
+                self._pump(state)
+
+    def is_paused(self, lane: Lane) -> bool:
+        return self._lanes[lane].paused
+
+    def set_concurrency(self, lane: Lane, slots: int) -> None:
+        state = self._lanes[lane]
+        state.slots = max(1, min(_MAX_SLOTS, slots))
+        self._pump(state)
+
+    def active(self) -> int:
+        return sum(len(s.pending) + len(s.running) for s in self._lanes.values())
+
+    def running_ids(self) -> list[str]:
+        return [job for s in self._lanes.values() for job in s.running]
+
+    def shutdown(self, *, interrupt: bool = True, timeout: float = 10.0) -> None:
+        reason = INTERRUPTED if interrupt else "cancelled"
+        self.cancel_all(reason)
+        wait(list(self._futures), timeout=timeout)
+        for state in self._lanes.values():
+            state.pool.shutdown(wait=False, cancel_futures=True)
+        # Results handed over by now wait for the bus thread; deliver them before we return.
+        self._bus.flush()
+        self._done.drain()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _select(self, lane: Lane | None) -> list[_LaneState]:
+        return list(self._lanes.values()) if lane is None else [self._lanes[lane]]
+
+    def _pump(self, state: _LaneState) -> None:
+        while not state.paused and state.pending and len(state.running) < state.slots:
+            spec = state.pending.popleft()
+            token = CancelToken()
+            state.running[spec.id] = token
+            # Committed as running (the history subscriber) before any work starts.
+            self._bus.publish(JobStarted(spec.id, self._ctx.worker))
+            future = state.pool.submit(_run_one, spec, token, self._ctx, self._bus, self._done)
+            self._futures.add(future)
+            future.add_done_callback(self._futures.discard)
+
+    def _on_finished(self, item: tuple[str, dict[str, Any]]) -> None:
+        job_id, result = item
+        lane = self._lane_of.pop(job_id, None)
+        state = self._lanes[lane] if lane else None
+        token = state.running.pop(job_id, None) if state else None
+        status = result.get("status", JobStatus.FAILED.value)
+        if status == JobStatus.CANCELLED.value and token and token.reason == INTERRUPTED:
+            status = JobStatus.INTERRUPTED.value
+        self._bus.publish(
+            JobFinished(
+                job_id,
+                status,
+                error=result.get("error"),
+                warning=result.get("warning"),
+                seconds=result.get("seconds"),
+                outputs=tuple(result.get("outputs") or ()),
+                result=result,
+            )
+        )
+        if state:
+            self._pump(state)

@@ -1,0 +1,193 @@
+"""Job spec -> ffmpeg argv, built with ffmpeg-python (it escapes filter graphs for us).
+
+Argv lists only, never a shell. Every path goes in as `file:<absolute path>`, so a name that
+starts with a dash or looks like a protocol ("http:x.mp4", "concat:a|b") is just a name.
+The argv excludes the binary and the progress flags: media.process adds those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from reelforge.domain.spec import JobSpec
+
+X264_LIKE = {"h264": "libx264", "hevc": "libx265"}
+# HDR (PQ/HLG) to SDR BT.709: linearise, tone-map, back to BT.709 limited range.
+_TONEMAP = (
+    ("zscale", {"t": "linear", "npl": 100}),
+    ("format", {"pix_fmts": "gbrpf32le"}),
+    ("zscale", {"p": "bt709"}),
+    ("tonemap", {"tonemap": "hable", "desat": 0}),
+    ("zscale", {"t": "bt709", "m": "bt709", "r": "tv"}),
+)
+
+
+def file_url(path: str | Path) -> str:
+    return f"file:{Path(path).absolute()}"
+
+
+def _input(spec: JobSpec, **options: Any) -> Any:
+    return ffmpeg.input(file_url(spec.source), **options)
+
+
+def _args(*outputs: Any) -> list[str]:
+    stream = ffmpeg.merge_outputs(*outputs) if len(outputs) > 1 else outputs[0]
+    return [*stream.global_args("-y").get_args()]
+
+
+def _clean_video(stream: Any, params: Mapping[str, Any], tonemap: bool) -> Any:
+    """Deinterlace, tone-map HDR when the build can, and land on 8-bit 4:2:0."""
+    if params.get("deinterlace"):
+        stream = stream.filter("bwdif", mode="send_frame", parity="auto", deint="interlaced")
+    if params.get("hdr") and tonemap:
+        for name, kwargs in _TONEMAP:
+            stream = stream.filter(name, **kwargs)
+    return stream
+
+
+def encode_args(
+    spec: JobSpec, temps: Mapping[str, Path], *, tonemap: bool, threads: int = 0
+) -> list[str]:
+    """The rendition ladder: decode once, split, scale and encode every rung."""
+    p = spec.params
+    rungs = p["rungs"]
+    src = _input(spec)
+    video = _clean_video(src[str(p["video_index"])], p, tonemap)
+    branches = video.filter_multi_output("split", len(rungs)) if len(rungs) > 1 else None
+    outputs = []
+    for i, rung in enumerate(rungs):
+        v = branches[i] if branches is not None else video
+        if rung.get("max_fps") and (p.get("fps") or 0) > rung["max_fps"]:
+            v = v.filter("fps", fps=rung["max_fps"])
+        v = v.filter("scale", rung["width"], rung["height"], flags="bicubic")
+        v = v.filter("setsar", "1").filter("format", "yuv420p")
+        streams = [v]
+        opts: dict[str, Any] = {"map_metadata": -1, "map_chapters": -1}
+        if rung["codec"] == "vp9":
+            opts.update(
+                {
+                    "c:v": "libvpx-vp9",
+                    "crf": rung["crf"],
+                    "b:v": 0,
+                    "row-mt": 1,
+                    "deadline": "good",
+                    "cpu-used": 4,
+                }
+            )
+        else:
+            opts.update(
+                {"c:v": X264_LIKE[rung["codec"]], "crf": rung["crf"], "preset": rung["speed"]}
+            )
+            if rung["codec"] == "hevc":
+                opts["tag:v"] = "hvc1"  # plays in Apple players
+            opts["movflags"] = "+faststart"
+        if threads:
+            opts["threads"] = threads
+        if p.get("audio_index") is not None:
+            streams.append(src[str(p["audio_index"])])
+            opts.update(
+                {
+                    "c:a": "libopus" if rung["codec"] == "vp9" else "aac",
+                    "b:a": rung["audio_bitrate"],
+                    "ac": 2,
+                }
+            )
+        outputs.append(ffmpeg.output(*streams, file_url(temps[rung["role"]]), **opts))
+    return _args(*outputs)
+
+
+def _drawtext(stream: Any, text: str, font: Path, size: int) -> Any:
+    return stream.filter(
+        "drawtext",
+        text=text,
+        fontfile=str(font),
+        fontsize=size,
+        fontcolor="white",
+        x="w-tw-8",
+        y="h-th-8",
+        box=1,
+        boxcolor="black@0.55",
+        boxborderw=4,
+    )
+
+
+def timestamp(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def thumbnails_args(spec: JobSpec, temps: Mapping[str, Path], *, font: Path) -> list[str]:
+    """Poster and contact sheet from one process: one fast input seek per frame, no full decode."""
+    p = spec.params
+    idx = str(p["video_index"])
+    outputs = []
+    if "poster" in temps:
+        po = p["poster"]
+        v = _clean_video(_input(spec, ss=po["at"])[idx], p, tonemap=False)
+        v = v.filter("scale", po["width"], po["height"]).filter("format", "yuvj420p")
+        outputs.append(ffmpeg.output(v, file_url(temps["poster"]), **{"frames:v": 1, "q:v": 3}))
+    if "contact" in temps:
+        sh = p["sheet"]
+        tiles = []
+        for t in sh["times"]:
+            v = _clean_video(_input(spec, ss=t)[idx], p, tonemap=False)
+            v = v.filter("scale", sh["tile_width"], sh["tile_height"]).filter("setsar", "1")
+            if sh.get("timestamps"):
+                v = _drawtext(v, timestamp(t), font, max(12, sh["tile_height"] // 9))
+            tiles.append(v.filter("format", "yuv420p"))
+        grid = f"{sh['columns']}x{sh['rows']}"
+        sheet = (
+            tiles[0]
+            if len(tiles) == 1
+            else ffmpeg.filter(tiles, "xstack", inputs=len(tiles), grid=grid, fill="black")
+        )
+        sheet = sheet.filter("format", "yuvj420p")
+        outputs.append(
+            ffmpeg.output(sheet, file_url(temps["contact"]), **{"frames:v": 1, "q:v": 3})
+        )
+    return _args(*outputs)
+
+
+def audio_args(spec: JobSpec, temps: Mapping[str, Path]) -> list[str]:
+    p = spec.params
+    a = _input(spec)[str(p["audio_index"])]
+    opts: dict[str, Any] = {
+        "vn": None,
+        "sn": None,
+        "dn": None,
+        "movflags": "+faststart",
+        "map_metadata": -1,
+    }
+    opts.update({"c:a": "copy"} if p.get("copy") else {"c:a": "aac", "b:a": p["bitrate"]})
+    return _args(ffmpeg.output(a, file_url(temps["audio"]), **opts))
+
+
+def preview_args(spec: JobSpec, temps: Mapping[str, Path], *, tonemap: bool) -> list[str]:
+    p = spec.params
+    v = _clean_video(_input(spec, ss=p["start"], t=p["seconds"])[str(p["video_index"])], p, tonemap)
+    v = v.filter("fps", p["rate"]).filter("scale", p["width"], p["height"], flags="lanczos")
+    target = file_url(temps["preview"])
+    if p["format"] == "gif":
+        split = v.filter_multi_output("split")
+        palette = split[0].filter("palettegen", stats_mode="diff")
+        v = ffmpeg.filter([split[1], palette], "paletteuse", dither="bayer", bayer_scale=4)
+        return _args(ffmpeg.output(v, target, loop=0, an=None))
+    v = v.filter("format", "yuva420p")
+    return _args(
+        ffmpeg.output(
+            v,
+            target,
+            **{"c:v": "libwebp_anim", "quality": 60, "compression_level": 4, "loop": 0, "an": None},
+        )
+    )
+
+
+def remux_args(spec: JobSpec, temps: Mapping[str, Path]) -> list[str]:
+    src = _input(spec)
+    streams = [src[str(i)] for i in spec.params["streams"]]
+    opts = {"c": "copy", "movflags": "+faststart", "sn": None, "dn": None, "f": "mp4"}
+    return _args(ffmpeg.output(*streams, file_url(temps["remux"]), **opts))

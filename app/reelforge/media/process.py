@@ -1,0 +1,442 @@
+"""Running one ffmpeg process: progress, logging, cancel, stall detection, clean shutdown.
+
+The contract that matters most: when run_ffmpeg() returns, the ffmpeg it started is gone
+(reaped, no zombie) and both reader threads have finished, whatever happened: success,
+failure, cancel, stall, an exception in a callback, or an exception in the caller's thread.
+If *our* process dies instead, Linux kills ffmpeg too (parent-death signal), so a crashed
+app never leaves an encoder burning CPU in the background.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from reelforge.media.progress import EtaEstimator, ProgressParser, ProgressSample
+
+log = logging.getLogger(__name__)
+
+STDERR_TAIL = 60
+PROGRESS_INTERVAL = 0.25  # seconds between on_progress calls
+POLL = 0.1  # seconds; how often the main loop looks at cancel and stall
+READER_JOIN_TIMEOUT = 5.0
+
+_POSIX = os.name == "posix"
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+class FFmpegLaunchError(RuntimeError):
+    """ffmpeg could not be started at all; str() is one line."""
+
+
+class CancelToken:
+    """A thread-safe "please stop", with the reason shown to the user."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():  # the first reason wins: it is what the user did
+            self._reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True as soon as cancelled, False when the timeout ran out first."""
+        return self._event.wait(timeout)
+
+
+@dataclass(frozen=True)
+class Progress:
+    percent: float | None
+    speed: float | None  # media seconds per wall second, measured over a recent window
+    eta: float | None  # seconds
+    out_time: float | None  # seconds of output written
+    fps: float | None
+
+
+@dataclass
+class RunResult:
+    returncode: int | None  # negative on POSIX when a signal ended ffmpeg
+    cancelled: bool
+    stalled: bool
+    seconds: float
+    stderr_tail: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.cancelled and not self.stalled
+
+
+# --- child process set-up ------------------------------------------------------------------
+
+
+def _resolve_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.restype = ctypes.c_int
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                      ctypes.c_ulong]  # fmt: skip
+    return prctl
+
+
+# Resolved once, in the parent: between fork and exec only async-signal-safe work is allowed
+# (another thread may have held the malloc or import lock at fork time), so preexec_fn must
+# not load libraries or import anything; it only calls this ready-made function pointer.
+_PRCTL = _resolve_prctl()
+
+
+def _make_preexec() -> Callable[[], None] | None:
+    if _PRCTL is None:
+        return None
+    prctl = _PRCTL
+    parent = os.getpid()
+    sigkill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        # PDEATHSIG fires when the *thread* that forked us exits. run_ffmpeg blocks that
+        # thread until ffmpeg is reaped, so that only happens when the whole app dies.
+        prctl(_PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), sigkill)
+
+    return preexec
+
+
+def _windows_job_hook(proc: subprocess.Popen[bytes]) -> None:
+    """Windows hook: put ffmpeg in a Job Object with KILL_ON_JOB_CLOSE (not done yet).
+
+    That is the Windows equivalent of PDEATHSIG; until it exists a crashed app can leave
+    ffmpeg running there. CREATE_NEW_PROCESS_GROUP already gives CTRL_BREAK stops.
+    """
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    kwargs: dict = {}
+    if _POSIX:
+        kwargs["start_new_session"] = True  # own process group: killpg reaches everything
+        kwargs["preexec_fn"] = _make_preexec()
+    else:
+        kwargs["creationflags"] = (
+            subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        )
+    try:
+        proc = subprocess.Popen(  # argv list, never a shell: paths are data, not syntax
+            argv,
+            stdin=subprocess.PIPE,  # kept open: b"q" is ffmpeg's own clean stop
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            **kwargs,
+        )
+    except FileNotFoundError as exc:
+        raise FFmpegLaunchError(f"ffmpeg not found at {argv[0]}") from exc
+    except PermissionError as exc:
+        raise FFmpegLaunchError(f"ffmpeg at {argv[0]} is not executable") from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise FFmpegLaunchError(f"ffmpeg at {argv[0]} cannot start: {reason}") from exc
+    if not _POSIX:
+        _windows_job_hook(proc)
+    return proc
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+class _Guarded:
+    """Calls a user callback; an exception is logged (first one with traceback), not raised.
+
+    A raising callback must not kill a reader thread: the pipe would stop being drained,
+    ffmpeg would block on a full pipe, and the run would look stalled.
+    """
+
+    def __init__(self, fn: Callable | None, name: str) -> None:
+        self.fn = fn
+        self.name = name
+        self.failures = 0
+
+    def __call__(self, *args: object) -> None:
+        if self.fn is None:
+            return
+        try:
+            self.fn(*args)
+        except Exception:
+            self.failures += 1
+            if self.failures == 1:
+                log.exception("%s callback raised; further errors are counted", self.name)
+
+
+class _Run:
+    def __init__(
+        self,
+        duration: float | None,
+        on_progress: Callable[[Progress], None] | None,
+        on_log: Callable[[str], None] | None,
+        log_file: IO[str] | None,
+    ) -> None:
+        self.parser = ProgressParser()
+        self.eta = EtaEstimator(duration or 0.0)
+        self.on_progress = _Guarded(on_progress, "on_progress")
+        self.on_log = _Guarded(on_log, "on_log")
+        self.log_file = log_file
+        self.tail: deque[str] = deque(maxlen=STDERR_TAIL)
+        self.last_progress: Progress | None = None
+        self.last_emit = 0.0
+        self.last_activity = time.monotonic()
+        self._last_position: tuple | None = None
+
+    def read_progress(self, pipe: IO[bytes]) -> None:
+        for raw in iter(pipe.readline, b""):
+            try:
+                sample = self.parser.feed(raw.decode("utf-8", errors="replace"))
+                if sample is not None:
+                    self._on_sample(sample)
+            except Exception:  # never stop draining the pipe
+                log.exception("progress handling failed")
+
+    def _on_sample(self, sample: ProgressSample) -> None:
+        now = time.monotonic()
+        # ffmpeg repeats the same block while it waits on input: only movement is activity.
+        position = (sample.out_time, sample.frame, sample.total_size)
+        if position != self._last_position:
+            self._last_position = position
+            self.last_activity = now
+        pct, eta, speed = self.eta.update(sample.out_time, now)
+        out_time = sample.out_time if sample.out_time is not None else (
+            self.last_progress.out_time if self.last_progress else None
+        )
+        self.last_progress = Progress(pct, speed, eta, out_time, sample.fps)
+        # The closing sample is not sent here: run_ffmpeg sends one final update itself.
+        if not sample.done and now - self.last_emit >= PROGRESS_INTERVAL:
+            self.last_emit = now
+            self.on_progress(self.last_progress)
+
+    def read_stderr(self, pipe: IO[bytes]) -> None:
+        for raw in iter(pipe.readline, b""):
+            self.last_activity = time.monotonic()
+            text = raw.decode("utf-8", errors="replace")
+            for line in text.replace("\r", "\n").splitlines():
+                line = line.rstrip()
+                if not line:
+                    continue
+                self.tail.append(line)
+                if self.log_file is not None:
+                    try:
+                        self.log_file.write(line + "\n")
+                    except (OSError, ValueError):
+                        log.warning("cannot write the ffmpeg log; going on without it")
+                        self.log_file = None
+                self.on_log(line)
+
+
+def run_ffmpeg(
+    ffmpeg: str,
+    args: list[str],
+    *,
+    duration: float | None,
+    cancel: CancelToken,
+    log_path: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+    stall_timeout: float | None = None,
+    stop_grace: float = 3.0,
+) -> RunResult:
+    """Run ffmpeg to completion, cancel or stall; callbacks come from reader threads.
+
+    ``duration`` is the expected output length in seconds (for percent and ETA). on_progress
+    is called at most every 0.25 s and once more at the end, from the calling thread.
+    """
+    if cancel.cancelled:  # cancelled while queued: do not even start
+        return RunResult(None, cancelled=True, stalled=False, seconds=0.0, stderr_tail=[])
+    argv = [ffmpeg, "-hide_banner", "-nostats", "-progress", "pipe:1", *args]
+    log_file = _open_log(log_path, argv)
+    started = time.monotonic()
+    proc: subprocess.Popen[bytes] | None = None
+    run = _Run(duration, on_progress, on_log, log_file)
+    readers: list[threading.Thread] = []
+    cancelled = stalled = False
+    try:
+        try:
+            proc = _spawn(argv)
+        except FFmpegLaunchError as exc:
+            _log_line(log_file, f"# {exc}")
+            raise
+        run.last_activity = time.monotonic()
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        readers = [
+            threading.Thread(target=run.read_progress, args=(proc.stdout,),
+                             name=f"ffmpeg-{proc.pid}-progress", daemon=True),
+            threading.Thread(target=run.read_stderr, args=(proc.stderr,),
+                             name=f"ffmpeg-{proc.pid}-stderr", daemon=True),
+        ]  # fmt: skip
+        for t in readers:
+            t.start()
+
+        while True:
+            try:
+                proc.wait(timeout=POLL)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if cancel.cancelled:
+                cancelled = True
+                _stop(proc, stop_grace, why=f"cancel: {cancel.reason}")
+                break
+            if stall_timeout is not None and time.monotonic() - run.last_activity > stall_timeout:
+                stalled = True
+                _stop(proc, stop_grace, why=f"no progress for {stall_timeout:g} s")
+                break
+    finally:
+        # Runs on every path, exceptions included: no running ffmpeg, no zombie, no thread.
+        if proc is not None:
+            if proc.poll() is None:  # unwinding from an exception: no grace period
+                _kill_group(proc)
+            _reap(proc)
+        for t in readers:
+            t.join(READER_JOIN_TIMEOUT)
+            if t.is_alive():  # something else still holds the pipe: do not hang on it
+                log.warning("reader thread %s did not finish", t.name)
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    if pipe is not None:
+                        pipe.close()
+        result = RunResult(
+            proc.returncode if proc is not None else None,
+            cancelled,
+            stalled,
+            time.monotonic() - started,
+            list(run.tail),
+        )
+        _close_log(log_file, result, started=proc is not None)
+    run.on_progress(_final_progress(run.last_progress, result, duration))
+    return result
+
+
+def _final_progress(last: Progress | None, result: RunResult, duration: float | None) -> Progress:
+    if result.ok:  # finished: whatever the last sample said, it is all done
+        out_time = duration if duration else (last.out_time if last else None)
+        return Progress(100.0, last.speed if last else None, 0.0, out_time,
+                        last.fps if last else None)  # fmt: skip
+    if last is None:
+        return Progress(None, None, None, None, None)
+    return Progress(last.percent, last.speed, None, last.out_time, last.fps)
+
+
+def _open_log(log_path: str | None, argv: list[str]) -> IO[str] | None:
+    if not log_path:
+        return None
+    folder = os.path.dirname(log_path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    fh = open(log_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed later
+    command = subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
+    fh.write(f"$ {command}\n")
+    return fh
+
+
+def _log_line(fh: IO[str] | None, line: str) -> None:
+    if fh is not None:
+        with contextlib.suppress(OSError, ValueError):
+            fh.write(line + "\n")
+
+
+def _close_log(fh: IO[str] | None, result: RunResult, started: bool) -> None:
+    if fh is None:
+        return
+    if started:
+        how = "cancelled" if result.cancelled else "stalled" if result.stalled else "finished"
+        _log_line(fh, f"# {how}: exit code {result.returncode} after {result.seconds:.1f} s")
+    with contextlib.suppress(OSError, ValueError):
+        fh.close()
+
+
+# --- stopping ------------------------------------------------------------------------------
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float, *, why: str) -> None:
+    """Ask nicely, then firmly, then force: q on stdin, SIGTERM, SIGKILL (whole group)."""
+    log.info("stopping ffmpeg %s (%s)", proc.pid, why)
+    # 1. "q": ffmpeg finishes the file properly (a playable partial output, exit code 0).
+    with contextlib.suppress(OSError, ValueError):
+        if proc.stdin is not None:
+            proc.stdin.write(b"q\n")
+            proc.stdin.flush()
+    with contextlib.suppress(OSError, ValueError):
+        if proc.stdin is not None:
+            proc.stdin.close()
+    if _wait(proc, grace):
+        return
+    # 2. SIGTERM: works while ffmpeg is busy and not reading stdin (e.g. opening inputs).
+    if _POSIX:
+        _signal_group(proc, signal.SIGTERM)
+    else:
+        with contextlib.suppress(OSError):
+            proc.send_signal(signal.CTRL_BREAK_EVENT)  # ffmpeg treats it as SIGTERM
+    if _wait(proc, grace):
+        return
+    # 3. No more asking: blocked in a syscall (a FIFO, a dead network share) ignores both.
+    log.warning("ffmpeg %s ignored q and SIGTERM; killing it", proc.pid)
+    _kill_group(proc)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    try:
+        proc.wait(timeout=max(0.0, timeout))
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    # proc.returncode is None => not reaped yet, so its pid (= the group id, thanks to
+    # start_new_session) cannot have been reused by another process.
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    if _POSIX:
+        _signal_group(proc, signal.SIGKILL)
+    else:
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for the exit status so no zombie is left."""
+    try:
+        proc.wait()
+    except KeyboardInterrupt:  # Ctrl+C in the CLI: still kill and reap, then propagate
+        _kill_group(proc)
+        proc.wait()
+        raise

@@ -1,0 +1,98 @@
+"""Checks a finished temp output before it may take its final name.
+
+A file passes when it opens, has the streams its target promises, has the planned size, and its
+duration is close to what was asked for. What it measured is returned for the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelforge.domain.spec import OutputTarget
+from reelforge.media.probe import ProbeError, probe
+from reelforge.media.webp import read_webp
+
+
+class VerificationError(Exception):
+    """The output is not what was planned; str() is one line."""
+
+
+@dataclass(frozen=True)
+class OutputFacts:
+    size: int
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    vcodec: str | None = None
+    acodec: str | None = None
+
+
+def duration_tolerance(expected: float) -> float:
+    # Encoders pad or trim up to a frame or an audio packet per stream; containers round.
+    # Half a second or 2 %, whichever is larger, catches a truncated output without false alarms.
+    return max(0.5, 0.02 * expected)
+
+
+def _check_duration(role: str, measured: float, expected: float | None) -> None:
+    if expected and expected > 0 and measured > 0:
+        if abs(measured - expected) > duration_tolerance(expected):
+            raise VerificationError(
+                f"{role} output is {measured:.2f} s long, expected {expected:.2f} s"
+            )
+    elif expected and expected > 0 and measured <= 0:
+        raise VerificationError(f"{role} output has no duration")
+
+
+def verify_output(path: Path, target: OutputTarget) -> OutputFacts:
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise VerificationError(f"{target.role} output is missing ({err.strerror})") from None
+    if size == 0:
+        raise VerificationError(f"{target.role} output is empty")
+    if path.suffix.lower() == ".webp":
+        return _verify_webp(path, target, size)
+    try:
+        info = probe(path)
+    except ProbeError as err:
+        raise VerificationError(f"{target.role} output does not open: {err}") from None
+    video, audio = info.main_video, info.default_audio
+    if target.media in ("video", "image", "animation") and video is None:
+        raise VerificationError(f"{target.role} output has no video stream")
+    if target.has_audio and audio is None:
+        raise VerificationError(f"{target.role} output has no audio stream")
+    if target.media == "audio" and audio is None:
+        raise VerificationError(f"{target.role} output has no audio stream")
+    width = height = None
+    if video is not None:
+        width, height = video.display_size
+        if target.width and (width, height) != (target.width, target.height):
+            raise VerificationError(
+                f"{target.role} output is {width}x{height}, expected {target.width}x{target.height}"
+            )
+    if target.media != "image":
+        _check_duration(target.role, info.duration, target.duration)
+    return OutputFacts(
+        size=size,
+        duration=info.duration or None,
+        width=width,
+        height=height,
+        vcodec=video.codec if video else None,
+        acodec=audio.codec if audio else None,
+    )
+
+
+def _verify_webp(path: Path, target: OutputTarget, size: int) -> OutputFacts:
+    try:
+        info = read_webp(path)
+    except (OSError, ValueError) as err:
+        raise VerificationError(f"{target.role} output does not open: {err}") from None
+    if target.width and (info.width, info.height) != (target.width, target.height):
+        raise VerificationError(
+            f"{target.role} output is {info.width}x{info.height}, "
+            f"expected {target.width}x{target.height}"
+        )
+    if target.media == "animation":
+        _check_duration(target.role, info.duration, target.duration)
+    return OutputFacts(size, info.duration or None, info.width, info.height, "webp", None)

@@ -1,0 +1,281 @@
+"""The ONE job function: (spec, report, cancel, context) -> result. Both executors call it.
+
+No Qt and no database: a plain JSON spec comes in and a plain JSON result goes out, so a Celery
+worker runs it exactly as the local pool does. It never raises: every failure becomes a result
+with a one-line reason, and the details (ffmpeg's stderr, a traceback) go to the job's log file.
+
+Outputs are written under a per-attempt temp name in the destination folder, verified, and only
+then renamed into place, so nothing half-written ever sits at a final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reelforge.__about__ import __version__
+from reelforge.domain.jobs import JobKind, JobStatus
+from reelforge.domain.naming import temp_path
+from reelforge.domain.spec import JobSpec, SpecVersionError
+from reelforge.media import commands
+from reelforge.media.binaries import FFmpegNotFound, find_ffmpeg, has_filter
+from reelforge.media.errors import is_disk_full, reason_from_stderr
+from reelforge.media.probe import ProbeError, fingerprint, probe
+from reelforge.media.process import CancelToken, FFmpegLaunchError, Progress, run_ffmpeg
+from reelforge.media.verify import VerificationError, verify_output
+
+Report = Callable[[dict[str, Any]], None]
+# ffmpeg keeps going past these; when it still exits 0 and the output verifies, it is a warning.
+_DAMAGE_MARKS = ("error while decoding", "corrupt", "invalid nal", "concealing", "missing picture")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a job needs from the machine it runs on; built once per executor or worker."""
+
+    ffmpeg: str
+    ffmpeg_version: str | None
+    log_dir: str
+    font: str
+    stall_timeout: float | None = 120.0
+    worker: str = ""
+    tonemap: bool = False  # this ffmpeg build has zscale + tonemap
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        log_dir: Path,
+        font: Path,
+        ffmpeg_setting: str | None = None,
+        stall_timeout: float | None = 120.0,
+        worker: str | None = None,
+    ) -> RunContext:
+        """Resolves ffmpeg; raises FFmpegNotFound with a one-line reason."""
+        binary = find_ffmpeg(ffmpeg_setting or None)
+        tonemap = has_filter(binary.path, "zscale") and has_filter(binary.path, "tonemap")
+        return cls(
+            ffmpeg=binary.path,
+            ffmpeg_version=binary.version,
+            log_dir=str(log_dir),
+            font=str(font),
+            stall_timeout=stall_timeout,
+            worker=worker or socket.gethostname(),
+            tonemap=tonemap,
+        )
+
+
+class JobFailed(Exception):
+    """A job that cannot finish; str() is the one-line reason a person sees."""
+
+
+def log_path_for(log_dir: str | Path, job_id: str) -> Path:
+    return Path(log_dir) / f"{job_id}.log"
+
+
+def _append_log(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8", errors="replace") as fh:
+        fh.write(text if text.endswith("\n") else text + "\n")
+
+
+def run_job(
+    spec_data: dict[str, Any], report: Report, cancel: CancelToken, ctx: RunContext
+) -> dict[str, Any]:
+    started = time.monotonic()
+    job_id = str(spec_data.get("id", "unknown"))
+    log_path = log_path_for(ctx.log_dir, job_id)
+    result: dict[str, Any] = {
+        "job": job_id,
+        "status": JobStatus.FAILED.value,
+        "error": None,
+        "warning": None,
+        "outputs": [],
+    }
+    try:
+        Path(ctx.log_dir).mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        _append_log(
+            log_path,
+            f"=== {stamp} Reelforge {__version__} on {ctx.worker}, ffmpeg {ctx.ffmpeg_version} ===",
+        )
+        spec = JobSpec.from_dict(spec_data)
+        _append_log(log_path, f"job {spec.kind.value} ({spec.label}) of {spec.source}")
+        if spec.kind is JobKind.PROBE:
+            result.update(_probe_job(spec, log_path))
+        else:
+            result.update(_media_job(spec, report, cancel, ctx, log_path))
+    except (JobFailed, SpecVersionError) as err:
+        result["error"] = str(err)
+    except Exception as err:  # a bug: one line for the person, the traceback for the log
+        result["error"] = f"internal error: {type(err).__name__}: {err}".splitlines()[0][:200]
+        with contextlib.suppress(OSError):
+            _append_log(log_path, traceback.format_exc())
+    result.update(
+        seconds=round(time.monotonic() - started, 3),
+        worker=ctx.worker,
+        ffmpeg_version=ctx.ffmpeg_version,
+        log_path=str(log_path),
+    )
+    if result.get("error"):
+        with contextlib.suppress(OSError):
+            _append_log(log_path, f"{result['status'].upper()}: {result['error']}")
+    return result
+
+
+def _probe_job(spec: JobSpec, log_path: Path) -> dict[str, Any]:
+    try:
+        info = probe(spec.source)
+        stat = os.stat(spec.source)
+        fp = fingerprint(spec.source)
+    except ProbeError as err:
+        _append_log(log_path, f"probe failed: {getattr(err, 'detail', '') or err}")
+        raise JobFailed(str(err)) from None
+    except OSError as err:
+        raise JobFailed(f"cannot read source: {err.strerror}") from None
+    if info.still_image:
+        raise JobFailed(f"still image, not a video ({info.format_name})")
+    v, a = info.main_video, info.default_audio
+    _append_log(
+        log_path,
+        f"{info.format_name}, {info.duration:.3f} s, "
+        + (f"video {v.codec} {v.width}x{v.height} rot {v.rotation}, " if v else "no video, ")
+        + (f"audio {a.codec} {a.channels}ch" if a else "no audio"),
+    )
+    return {
+        "status": JobStatus.SUCCEEDED.value,
+        "media_info": info.to_dict(),
+        "source": {"size": stat.st_size, "mtime": stat.st_mtime, "fingerprint": fp},
+    }
+
+
+def _build_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -> list[str]:
+    if spec.kind is JobKind.ENCODE:
+        return commands.encode_args(spec, temps, tonemap=ctx.tonemap)
+    if spec.kind is JobKind.THUMBNAILS:
+        return commands.thumbnails_args(spec, temps, font=Path(ctx.font))
+    if spec.kind is JobKind.AUDIO:
+        return commands.audio_args(spec, temps)
+    if spec.kind is JobKind.PREVIEW:
+        return commands.preview_args(spec, temps, tonemap=ctx.tonemap)
+    if spec.kind is JobKind.REMUX:
+        return commands.remux_args(spec, temps)
+    raise JobFailed(f"unknown job kind {spec.kind}")
+
+
+def _media_duration(spec: JobSpec) -> float | None:
+    if spec.kind is JobKind.PREVIEW:
+        return float(spec.params.get("seconds") or 0) or None
+    if spec.kind is JobKind.THUMBNAILS:
+        return None
+    return spec.source_duration or None
+
+
+def _prepare_folders(spec: JobSpec) -> None:
+    for target in spec.outputs:
+        folder = Path(target.path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise JobFailed(f"cannot create output folder {folder}: {err.strerror}") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise JobFailed(f"output folder is not writable: {folder}")
+
+
+def _media_job(
+    spec: JobSpec, report: Report, cancel: CancelToken, ctx: RunContext, log_path: Path
+) -> dict[str, Any]:
+    if not os.path.isfile(spec.source):
+        raise JobFailed("source file is gone")
+    _prepare_folders(spec)
+    attempt = uuid.uuid4().hex[:8]
+    temps = {t.role: temp_path(Path(t.path), attempt) for t in spec.outputs}
+    try:
+        return _run_and_publish(spec, temps, report, cancel, ctx, log_path)
+    finally:
+        for tmp in temps.values():  # whatever happened, no temp file outlives its job
+            tmp.unlink(missing_ok=True)
+
+
+def _run_and_publish(
+    spec: JobSpec,
+    temps: dict[str, Path],
+    report: Report,
+    cancel: CancelToken,
+    ctx: RunContext,
+    log_path: Path,
+) -> dict[str, Any]:
+    args = _build_args(spec, temps, ctx)
+    _append_log(log_path, "ffmpeg " + " ".join(args))
+
+    def on_progress(p: Progress) -> None:
+        report(
+            {
+                "type": "progress",
+                "percent": p.percent,
+                "speed": p.speed,
+                "eta": p.eta,
+                "out_time": p.out_time,
+            }
+        )
+
+    def on_log(line: str) -> None:
+        report({"type": "log", "line": line})
+
+    try:
+        run = run_ffmpeg(
+            ctx.ffmpeg,
+            args,
+            duration=_media_duration(spec),
+            cancel=cancel,
+            log_path=str(log_path),
+            on_progress=on_progress,
+            on_log=on_log,
+            stall_timeout=ctx.stall_timeout,
+        )
+    except FFmpegLaunchError as err:
+        raise JobFailed(str(err)) from None
+    if run.cancelled:
+        return {"status": JobStatus.CANCELLED.value, "error": cancel.reason or "cancelled"}
+    if run.stalled:
+        raise JobFailed(f"stalled: no progress from ffmpeg for {ctx.stall_timeout:.0f} s")
+    if run.returncode != 0:
+        if is_disk_full(run.stderr_tail):
+            raise JobFailed(f"disk full on {Path(spec.outputs[0].path).parent}")
+        raise JobFailed(reason_from_stderr(run.stderr_tail, run.returncode))
+
+    outputs = []
+    for target in spec.outputs:
+        try:
+            facts = verify_output(temps[target.role], target)
+        except VerificationError as err:
+            raise JobFailed(str(err)) from None
+        outputs.append({"role": target.role, "path": target.path, **asdict(facts)})
+    if cancel.cancelled:  # a cancel that arrived during verification still wins
+        return {"status": JobStatus.CANCELLED.value, "error": cancel.reason or "cancelled"}
+    for target in spec.outputs:
+        os.replace(temps[target.role], target.path)  # atomic within one folder
+    damaged = any(m in line.lower() for line in run.stderr_tail for m in _DAMAGE_MARKS)
+    return {
+        "status": JobStatus.SUCCEEDED.value,
+        "outputs": outputs,
+        "warning": "source has damaged frames; the output may show glitches (see log)"
+        if damaged
+        else None,
+    }
+
+
+def ensure_ffmpeg(setting: str | None) -> str:
+    """A one-line reason when no usable ffmpeg exists (for doctor and start-up checks)."""
+    try:
+        return find_ffmpeg(setting or None).path
+    except FFmpegNotFound as err:
+        raise JobFailed(str(err)) from None

@@ -1,0 +1,577 @@
+"""The history repository: every read and write of the database goes through here.
+
+Each method is one short transaction, committed (or rolled back) before it returns, and gives
+back frozen records, never ORM objects. The app calls it from one thread (the bus thread); an
+RLock still serialises callers so a stray call from another thread cannot interleave.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from reelforge.domain.jobs import JobKind, JobStatus, Lane, check_transition
+from reelforge.domain.media_info import MediaInfo
+from reelforge.domain.spec import JobSpec
+from reelforge.storage.engine import CASEFOLD_SQL_FUNCTION, DatabaseLocked, is_locked_error, writer
+from reelforge.storage.models import (
+    BatchRow,
+    JobRow,
+    OutputRow,
+    SourceRow,
+    TransitionRow,
+    utcnow,
+)
+from reelforge.storage.records import (
+    BatchRecord,
+    JobRecord,
+    OutputRecord,
+    SourceRecord,
+    TransitionRecord,
+)
+
+# Not terminal: their planned output paths are still spoken for.
+_PENDING = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.INTERRUPTED)
+_MAX_TEXT = 2000
+_IN_CHUNK = 900
+_OUTPUT_FIELDS = ("size", "duration", "width", "height", "vcodec", "acodec")
+# SQLite's rowid follows insertion order; it breaks created_at ties (all jobs of one add_jobs
+# call share a timestamp) and is free, being the last key of every index.
+_ROWID = sa.literal_column("jobs.rowid")
+
+
+class UnknownJob(LookupError):
+    """No job with that id in the history."""
+
+
+def _one_line(text: str | None) -> str | None:
+    """Errors and warnings are shown in a table cell: one line, bounded length."""
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_TEXT else flat[: _MAX_TEXT - 1] + "…"
+
+
+def _like_pattern(search: str) -> str:
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _media_columns(media_info: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary columns of a source from a MediaInfo dict (what the history list shows)."""
+    info = MediaInfo.from_dict(dict(media_info))
+    video, audio = info.main_video, info.default_audio
+    width, height = video.display_size if video else (None, None)
+    return {
+        "duration": info.duration or None,
+        "width": width,
+        "height": height,
+        "vcodec": video.codec if video else None,
+        "acodec": audio.codec if audio else None,
+        "media_info": json.dumps(info.to_dict(), sort_keys=True),
+    }
+
+
+def _output(o: OutputRecord | Mapping[str, Any]) -> OutputRecord:
+    if isinstance(o, OutputRecord):
+        return o
+    return OutputRecord(**{k: v for k, v in o.items() if k in OutputRecord.__dataclass_fields__})
+
+
+def _output_record(row: OutputRow) -> OutputRecord:
+    return OutputRecord(
+        role=row.role, path=row.path, **{f: getattr(row, f) for f in _OUTPUT_FIELDS}
+    )
+
+
+def _job_record(row: JobRow, outputs: Sequence[OutputRow] = ()) -> JobRecord:
+    return JobRecord(
+        id=row.id,
+        batch_id=row.batch_id,
+        source_id=row.source_id,
+        source_path=row.source_path,
+        kind=JobKind(row.kind),
+        lane=Lane(row.lane),
+        preset=row.preset,
+        label=row.label,
+        status=JobStatus(row.status),
+        spec_json=row.spec_json,
+        spec_version=row.spec_version,
+        spec_hash=row.spec_hash,
+        attempt=row.attempt,
+        error=row.error,
+        warning=row.warning,
+        log_path=row.log_path,
+        app_version=row.app_version,
+        ffmpeg_version=row.ffmpeg_version,
+        worker=row.worker,
+        created_at=row.created_at,
+        queued_at=row.queued_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        seconds=row.seconds,
+        outputs=tuple(_output_record(o) for o in outputs),
+    )
+
+
+def _source_record(row: SourceRow) -> SourceRecord:
+    assert row.id is not None
+    return SourceRecord(
+        id=row.id,
+        path=row.path,
+        size=row.size,
+        mtime=row.mtime,
+        fingerprint=row.fingerprint,
+        duration=row.duration,
+        width=row.width,
+        height=row.height,
+        vcodec=row.vcodec,
+        acodec=row.acodec,
+        media_info=row.media_info,
+        created_at=row.created_at,
+    )
+
+
+def _batch_record(row: BatchRow) -> BatchRecord:
+    assert row.id is not None
+    return BatchRecord(
+        id=row.id,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        presets=tuple(p for p in row.presets.split(",") if p),
+        out_dir=row.out_dir,
+        origin=row.origin,
+    )
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._lock = threading.RLock()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on any exception."""
+        with self._lock:
+            try:
+                with Session(self._writer if write else self._engine) as session, session.begin():
+                    yield session
+            except sa.exc.OperationalError as exc:
+                if is_locked_error(exc):
+                    raise DatabaseLocked(
+                        "the history database stayed locked by another program"
+                    ) from exc
+                raise
+
+    @staticmethod
+    def _outputs_by_job(session: Session, job_ids: Sequence[str]) -> dict[str, list[OutputRow]]:
+        """Outputs for a page of jobs in one IN query (no query per job)."""
+        found: dict[str, list[OutputRow]] = {jid: [] for jid in job_ids}
+        # Chunked: SQLite caps bound parameters (32766), and jobs_with_status may list them all.
+        for start in range(0, len(job_ids), _IN_CHUNK):
+            chunk = job_ids[start : start + _IN_CHUNK]
+            rows = session.exec(
+                select(OutputRow)
+                .where(col(OutputRow.job_id).in_(chunk))
+                .order_by(col(OutputRow.id))
+            )
+            for row in rows:
+                found[row.job_id].append(row)
+        return found
+
+    def _records(self, session: Session, rows: Sequence[JobRow]) -> list[JobRecord]:
+        outputs = self._outputs_by_job(session, [r.id for r in rows])
+        return [_job_record(r, outputs[r.id]) for r in rows]
+
+    @staticmethod
+    def _job_row(session: Session, job_id: str) -> JobRow:
+        row = session.get(JobRow, job_id)
+        if row is None:
+            raise UnknownJob(f"no job {job_id} in the history")
+        return row
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def create_batch(self, presets: list[str], out_dir: str, origin: str) -> int:
+        with self._session(write=True) as s:
+            row = BatchRow(presets=",".join(presets), out_dir=out_dir, origin=origin)
+            s.add(row)
+            s.flush()
+            assert row.id is not None
+            return row.id
+
+    def finish_batch(self, batch_id: int) -> None:
+        with self._session(write=True) as s:
+            row = s.get(BatchRow, batch_id)
+            if row is None:
+                raise LookupError(f"no batch {batch_id} in the history")
+            row.finished_at = utcnow()
+
+    def get_batch(self, batch_id: int) -> BatchRecord | None:
+        with self._session() as s:
+            row = s.get(BatchRow, batch_id)
+            return None if row is None else _batch_record(row)
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def upsert_source(
+        self,
+        path: str,
+        *,
+        size: int,
+        mtime: float,
+        fingerprint: str | None = None,
+        media_info: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The source row for this file state, created if new; media fields updated if given.
+
+        Same path + fingerprint is the same row. A row recorded before its fingerprint was known
+        (same path, size and mtime, fingerprint NULL) is adopted and gets the fingerprint, so
+        enqueue (stat only) and probe (fingerprint + media info) land on one row. Without a
+        fingerprint, path + size + mtime identify the row: an edited file gets a new row and
+        the history of the old content stays attached to the old one.
+        """
+        media = _media_columns(media_info) if media_info is not None else {}
+        with self._session(write=True) as s:
+            newest = col(SourceRow.id).desc()
+            row = None
+            if fingerprint is not None:
+                row = s.exec(
+                    select(SourceRow)
+                    .where(SourceRow.path == path, SourceRow.fingerprint == fingerprint)
+                    .order_by(newest)
+                ).first()
+            if row is None:
+                row = s.exec(
+                    select(SourceRow)
+                    .where(
+                        SourceRow.path == path,
+                        col(SourceRow.fingerprint).is_(None),
+                        SourceRow.size == size,
+                        SourceRow.mtime == mtime,
+                    )
+                    .order_by(newest)
+                ).first()
+            if row is None:
+                row = SourceRow(path=path, size=size, mtime=mtime)
+                s.add(row)
+            row.size, row.mtime = size, mtime
+            if fingerprint is not None:
+                row.fingerprint = fingerprint
+            for key, value in media.items():
+                setattr(row, key, value)
+            s.flush()
+            assert row.id is not None
+            return row.id
+
+    def get_source(self, source_id: int) -> SourceRecord | None:
+        with self._session() as s:
+            row = s.get(SourceRow, source_id)
+            return None if row is None else _source_record(row)
+
+    # -- jobs: writes ------------------------------------------------------------------------
+
+    def add_jobs(
+        self,
+        batch_id: int,
+        source_id: int | None,
+        specs: list[JobSpec],
+        *,
+        status: JobStatus = JobStatus.QUEUED,
+        error: str | None = None,
+        spec_hashes: Mapping[str, str] | None = None,
+        app_version: str,
+        ffmpeg_version: str | None,
+    ) -> None:
+        """Record planned jobs, all or none, each with its first transition (None -> status).
+
+        A job starts queued or already settled (skipped, failed, ...): never running or
+        interrupted, which only the runner can cause.
+        """
+        status = JobStatus(status)
+        if status in (JobStatus.RUNNING, JobStatus.INTERRUPTED):
+            raise ValueError(f"a job cannot be added as {status.value}")
+        hashes = spec_hashes or {}
+        now = utcnow()
+        finished = now if status.terminal else None
+        with self._session(write=True) as s:
+            for spec in specs:
+                s.add(
+                    JobRow(
+                        id=spec.id,
+                        batch_id=batch_id,
+                        source_id=source_id,
+                        source_path=spec.source,
+                        kind=spec.kind.value,
+                        lane=spec.lane.value,
+                        preset=spec.preset,
+                        label=spec.label,
+                        status=status.value,
+                        spec_json=spec.to_json(),
+                        spec_version=spec.v,
+                        spec_hash=hashes.get(spec.id),
+                        error=_one_line(error),
+                        app_version=app_version,
+                        ffmpeg_version=ffmpeg_version,
+                        created_at=now,
+                        queued_at=now,
+                        finished_at=finished,
+                    )
+                )
+            # Jobs first: the transitions reference them, and the unit of work would otherwise
+            # be free to order the two tables' inserts either way.
+            s.flush()
+            for spec in specs:
+                s.add(
+                    TransitionRow(job_id=spec.id, from_status=None, to_status=status.value, at=now)
+                )
+
+    def set_source(self, job_id: str, source_id: int) -> None:
+        with self._session(write=True) as s:
+            self._job_row(s, job_id).source_id = source_id
+
+    def transition(
+        self,
+        job_id: str,
+        new_status: JobStatus | str,
+        *,
+        error: str | None = None,
+        warning: str | None = None,
+        reason: str | None = None,
+        seconds: float | None = None,
+        worker: str | None = None,
+        log_path: str | None = None,
+        ffmpeg_version: str | None = None,
+        outputs: Sequence[OutputRecord | Mapping[str, Any]] | None = None,
+    ) -> JobRecord:
+        """Move a job to a new status, checked against the state machine, in one transaction.
+
+        Raises IllegalTransition (nothing written) for a move the state machine forbids and
+        UnknownJob for an unknown id. Re-queueing a settled or interrupted job starts a new
+        attempt: attempt + 1, and the previous attempt's error, warning, times and outputs
+        are cleared (its transitions stay, so the history still shows it).
+        ``outputs`` replaces the job's recorded outputs.
+        """
+        now = utcnow()
+        with self._session(write=True) as s:
+            row = self._job_row(s, job_id)
+            old = JobStatus(row.status)
+            new = check_transition(old, new_status)
+            if new is JobStatus.QUEUED:
+                row.attempt += 1
+                row.queued_at = now
+                row.error = row.warning = None
+                row.started_at = row.finished_at = row.seconds = None
+                s.execute(sa.delete(OutputRow).where(col(OutputRow.job_id) == job_id))
+            elif new is JobStatus.RUNNING:
+                row.started_at = now
+            if new.terminal:
+                row.finished_at = now
+            row.status = new.value
+            if error is not None:
+                row.error = _one_line(error)
+            if warning is not None:
+                row.warning = _one_line(warning)
+            if seconds is not None:
+                row.seconds = seconds
+            if worker is not None:
+                row.worker = worker
+            if log_path is not None:
+                row.log_path = log_path
+            if ffmpeg_version is not None:
+                row.ffmpeg_version = ffmpeg_version
+            if outputs is not None:
+                s.execute(sa.delete(OutputRow).where(col(OutputRow.job_id) == job_id))
+                for o in map(_output, outputs):
+                    s.add(
+                        OutputRow(
+                            job_id=job_id,
+                            role=o.role,
+                            path=o.path,
+                            **{f: getattr(o, f) for f in _OUTPUT_FIELDS},
+                        )
+                    )
+            s.add(
+                TransitionRow(
+                    job_id=job_id,
+                    from_status=old.value,
+                    to_status=new.value,
+                    at=now,
+                    reason=_one_line(reason),
+                )
+            )
+            s.flush()
+            return self._records(s, [row])[0]
+
+    def interrupt_running(self, reason: str = "app stopped while running") -> list[JobRecord]:
+        """Start-up recovery: every job still marked running was cut off; mark it interrupted."""
+        now = utcnow()
+        with self._session(write=True) as s:
+            rows = list(
+                s.exec(
+                    select(JobRow)
+                    .where(JobRow.status == JobStatus.RUNNING.value)
+                    .order_by(col(JobRow.created_at), _ROWID)
+                )
+            )
+            for row in rows:
+                check_transition(row.status, JobStatus.INTERRUPTED)
+                row.status = JobStatus.INTERRUPTED.value
+                s.add(
+                    TransitionRow(
+                        job_id=row.id,
+                        from_status=JobStatus.RUNNING.value,
+                        to_status=JobStatus.INTERRUPTED.value,
+                        at=now,
+                        reason=_one_line(reason),
+                    )
+                )
+            s.flush()
+            return self._records(s, rows)
+
+    # -- jobs: reads -------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            return None if row is None else self._records(s, [row])[0]
+
+    def jobs_in_batch(self, batch_id: int) -> list[JobRecord]:
+        with self._session() as s:
+            rows = s.exec(
+                select(JobRow)
+                .where(JobRow.batch_id == batch_id)
+                .order_by(col(JobRow.created_at), _ROWID)
+            ).all()
+            return self._records(s, rows)
+
+    def jobs_with_status(self, *statuses: JobStatus | str) -> list[JobRecord]:
+        """Jobs in any of these statuses, oldest first (the order to resume them in)."""
+        values = [JobStatus(x).value for x in statuses]
+        with self._session() as s:
+            rows = s.exec(
+                select(JobRow)
+                .where(col(JobRow.status).in_(values))
+                .order_by(col(JobRow.created_at), _ROWID)
+            ).all()
+            return self._records(s, rows)
+
+    @staticmethod
+    def _history_filter(
+        stmt: Any,
+        status: JobStatus | str | None,
+        preset: str | None,
+        search: str | None,
+        since: datetime | None,
+    ) -> Any:
+        if status is not None:
+            stmt = stmt.where(JobRow.status == JobStatus(status).value)
+        if preset is not None:
+            stmt = stmt.where(JobRow.preset == preset)
+        if since is not None:
+            stmt = stmt.where(col(JobRow.created_at) >= since)
+        if search:
+            path = col(JobRow.source_path)
+            if search.isascii():
+                # SQLite's LIKE ignores case for ASCII letters, which is all an ASCII search
+                # term has: the match runs in C.
+                stmt = stmt.where(path.like(_like_pattern(search), escape="\\"))
+            else:
+                # LIKE and lower() only fold ASCII; compare casefolded text instead.
+                folded = getattr(sa.func, CASEFOLD_SQL_FUNCTION)(path)
+                stmt = stmt.where(sa.func.instr(folded, search.casefold()) > 0)
+        return stmt
+
+    def history(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        preset: str | None = None,
+        search: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[JobRecord]:
+        """Jobs newest first, filtered; ``search`` is a case-insensitive substring of the
+        source path."""
+        stmt = self._history_filter(select(JobRow), status, preset, search, since)
+        stmt = stmt.order_by(col(JobRow.created_at).desc(), _ROWID.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        with self._session() as s:
+            rows = s.exec(stmt).all()
+            return self._records(s, rows)
+
+    def count_history(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        preset: str | None = None,
+        search: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        stmt = self._history_filter(
+            select(sa.func.count()).select_from(JobRow), status, preset, search, since
+        )
+        with self._session() as s:
+            return int(s.exec(stmt).one())
+
+    def find_reusable(self, spec_hash: str) -> JobRecord | None:
+        """The newest succeeded job that did exactly this work (the caller checks its files)."""
+        with self._session() as s:
+            row = s.exec(
+                select(JobRow)
+                .where(JobRow.spec_hash == spec_hash, JobRow.status == JobStatus.SUCCEEDED.value)
+                .order_by(col(JobRow.finished_at).desc(), _ROWID.desc())
+            ).first()
+            return None if row is None else self._records(s, [row])[0]
+
+    def reserved_output_paths(self) -> set[str]:
+        """Final output paths planned by jobs that have not settled yet (queued, running,
+        interrupted), so a new plan never picks a name another job will write."""
+        pending = [x.value for x in _PENDING]
+        with self._session() as s:
+            texts = s.exec(select(JobRow.spec_json).where(col(JobRow.status).in_(pending))).all()
+        paths: set[str] = set()
+        for text in texts:
+            # Read the raw JSON, not JobSpec: a spec of another version still reserves its paths.
+            paths.update(str(o["path"]) for o in json.loads(text).get("outputs", ()))
+        return paths
+
+    def transitions(self, job_id: str) -> list[TransitionRecord]:
+        with self._session() as s:
+            rows = s.exec(
+                select(TransitionRow)
+                .where(TransitionRow.job_id == job_id)
+                .order_by(col(TransitionRow.id))
+            ).all()
+            return [
+                TransitionRecord(
+                    id=r.id or 0,
+                    job_id=r.job_id,
+                    from_status=None if r.from_status is None else JobStatus(r.from_status),
+                    to_status=JobStatus(r.to_status),
+                    at=r.at,
+                    reason=r.reason,
+                )
+                for r in rows
+            ]
+
+    def integrity_ok(self) -> bool:
+        """Full PRAGMA integrity_check (slow on a big history: for a "check database" action)."""
+        with self._session() as s:
+            rows = s.connection().exec_driver_sql("PRAGMA integrity_check").fetchall()
+        return [r[0] for r in rows] == ["ok"]

@@ -1,0 +1,165 @@
+"""Independent checks of outputs: Debian's ffprobe (not the app's PyAV, not the bundled ffmpeg).
+
+Everything here reads files the app wrote and says what is really in them, so a test never
+trusts the app's own verification or history to tell it what an output contains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEMP_PREFIX = ".rftmp-"
+
+
+def ffprobe_path() -> str | None:
+    return shutil.which("ffprobe")
+
+
+def require_ffprobe() -> str:
+    """The ffprobe binary, or skip the test with a clear reason (CI installs Debian's ffmpeg)."""
+    path = ffprobe_path()
+    if path is None:
+        pytest.skip("ffprobe not found on PATH (apt-get install ffmpeg): it checks every output")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ffprobe() -> str:
+    """Import into a test module (or use require_ffprobe) to skip without ffprobe."""
+    return require_ffprobe()
+
+
+def ffprobe_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """`ffprobe -show_format -show_streams` as a dict; raises AssertionError on a bad file."""
+    exe = require_ffprobe()
+    done = subprocess.run(
+        [exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+         "-i", f"file:{Path(path).absolute()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"ffprobe cannot read {path}: {done.stderr.strip()}"
+    data = json.loads(done.stdout or "{}")
+    data.setdefault("streams", [])
+    data.setdefault("format", {})
+    return data
+
+
+def _info(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
+    return source if isinstance(source, dict) else ffprobe_json(source)
+
+
+def streams(source: str | os.PathLike[str] | dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Streams of one codec_type ("video", "audio", "subtitle"), cover art excluded."""
+    return [
+        s
+        for s in _info(source)["streams"]
+        if s.get("codec_type") == kind and not s.get("disposition", {}).get("attached_pic")
+    ]
+
+
+def video_stream(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any] | None:
+    found = streams(source, "video")
+    return found[0] if found else None
+
+
+def audio_stream(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any] | None:
+    found = streams(source, "audio")
+    return found[0] if found else None
+
+
+def rotation(stream: dict[str, Any]) -> int:
+    """Display rotation in degrees (0/90/180/270) from the display matrix or the old tag."""
+    for side in stream.get("side_data_list", []) or []:
+        if "rotation" in side:
+            return round(float(side["rotation"]) / 90.0) * 90 % 360
+    tag = (stream.get("tags") or {}).get("rotate")
+    return round(float(tag) / 90.0) * 90 % 360 if tag else 0
+
+
+def display_size(stream: dict[str, Any]) -> tuple[int, int]:
+    """(width, height) as a player shows them: a 90/270 degree display matrix swaps them."""
+    w, h = int(stream["width"]), int(stream["height"])
+    return (h, w) if rotation(stream) in (90, 270) else (w, h)
+
+
+def duration(source: str | os.PathLike[str] | dict[str, Any]) -> float:
+    """Container duration in seconds (the longest stream when the container has none)."""
+    info = _info(source)
+    value = info["format"].get("duration")
+    if value not in (None, "N/A"):
+        return float(value)
+    return max(
+        (float(s["duration"]) for s in info["streams"] if s.get("duration") not in (None, "N/A")),
+        default=0.0,
+    )
+
+
+def top_level_boxes(path: str | os.PathLike[str]) -> list[str]:
+    """Types of the top-level ISO-BMFF boxes in file order (ftyp, moov, mdat ...)."""
+    names: list[str] = []
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        offset = 0
+        while offset + 8 <= size and len(names) < 1000:
+            fh.seek(offset)
+            header = fh.read(16)
+            box_size = int.from_bytes(header[:4], "big")
+            names.append(header[4:8].decode("latin-1"))
+            if box_size == 1:
+                box_size = int.from_bytes(header[8:16], "big")
+            elif box_size == 0:  # to the end of the file
+                break
+            if box_size < 8:
+                raise AssertionError(f"{path}: broken box chain at offset {offset}")
+            offset += box_size
+    return names
+
+
+def assert_faststart(path: str | os.PathLike[str]) -> None:
+    boxes = top_level_boxes(path)
+    assert "moov" in boxes, f"{path}: no moov box: {boxes}"
+    assert "mdat" in boxes, f"{path}: no mdat box: {boxes}"
+    assert boxes.index("moov") < boxes.index("mdat"), f"{path}: moov after mdat: {boxes}"
+
+
+def temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    root = Path(folder)
+    if not root.exists():
+        return []
+    return sorted(p for p in root.rglob("*") if p.name.startswith(TEMP_PREFIX))
+
+
+def assert_no_temp_files(folder: str | os.PathLike[str]) -> None:
+    """No `.rftmp-*` file or folder anywhere below `folder`."""
+    left = temp_files(folder)
+    assert not left, f"temp files left behind: {[str(p) for p in left]}"
+
+
+def is_animated_webp(data: bytes) -> bool:
+    return (
+        data[:4] == b"RIFF"
+        and data[8:12] == b"WEBP"
+        and b"VP8X" in data[:64]
+        and b"ANIM" in data
+        and b"ANMF" in data
+    )
+
+
+def jpeg_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of a JPEG per ffprobe, after checking the SOI marker."""
+    with open(path, "rb") as fh:
+        assert fh.read(3) == b"\xff\xd8\xff", f"{path} is not a JPEG"
+    stream = video_stream(path)
+    assert stream is not None, f"{path}: no picture"
+    assert stream["codec_name"] == "mjpeg", stream["codec_name"]
+    return int(stream["width"]), int(stream["height"])
