@@ -10,12 +10,15 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
 
-import pytest  # noqa: E402
-from mediagen import make_audio, make_clip, make_image  # noqa: E402
+import pytest
+
+from mediagen import make_audio, make_clip, make_image
 
 
 @pytest.fixture(autouse=True)
-def reelforge_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def reelforge_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets a private data folder: database, logs, presets, settings."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("REELFORGE_HOME", str(home))
@@ -36,9 +39,7 @@ def landscape_clip(media_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def portrait_clip(media_dir: Path) -> Path:
     """Stored 1280x720 with a 90 degree display matrix, so it shows as 720x1280 portrait."""
-    return make_clip(
-        media_dir / "portrait.mp4", size="1280x720", rotation=90
-    )
+    return make_clip(media_dir / "portrait.mp4", size="1280x720", rotation=90)
 
 
 @pytest.fixture(scope="session")

@@ -53,8 +53,13 @@ def make_clip(
 
 def make_audio(path: Path, *, seconds: float = 2.0, codec: str = "aac") -> Path:
     ffmpeg(
-        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}",
-        "-c:a", codec, str(path),
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=330:sample_rate=44100:duration={seconds}",
+        "-c:a",
+        codec,
+        str(path),
     )
     return path
 

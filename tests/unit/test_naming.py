@@ -20,8 +20,11 @@ OUT = Path("/data/out")
 names = st.text(min_size=1, max_size=300).filter(lambda s: "\x00" not in s or True)
 
 
-@given(names, st.sampled_from(["1080p", "poster", "audio", "preview"]),
-       st.sampled_from(["mp4", "jpg", "m4a", "webp"]))
+@given(
+    names,
+    st.sampled_from(["1080p", "poster", "audio", "preview"]),
+    st.sampled_from(["mp4", "jpg", "m4a", "webp"]),
+)
 def test_any_name_lands_inside_the_output_folder(name: str, role: str, ext: str) -> None:
     path = output_path(OUT, Path("/src") / (name.replace("/", "_") or "_"), role, ext)
     assert path.parent.parent == OUT

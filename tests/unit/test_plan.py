@@ -18,15 +18,27 @@ PRESETS = load_builtin_presets(resource("presets"))
 OUT = Path("/out")
 
 
-def info(w: int, h: int, *, rotation: int = 0, audio: bool = True, duration: float = 10.0,
-         codec: str = "h264", acodec: str = "aac", interlaced: bool = False) -> MediaInfo:
+def info(
+    w: int,
+    h: int,
+    *,
+    rotation: int = 0,
+    audio: bool = True,
+    duration: float = 10.0,
+    codec: str = "h264",
+    acodec: str = "aac",
+    interlaced: bool = False,
+) -> MediaInfo:
     return MediaInfo(
         path="/src/clip.mov",
         format_name="mov,mp4,m4a,3gp,3g2,mj2",
         duration=duration,
         size=1000,
-        video=(VideoStream(0, codec, w, h, "yuv420p", fps=25.0, rotation=rotation,
-                           interlaced=interlaced),),
+        video=(
+            VideoStream(
+                0, codec, w, h, "yuv420p", fps=25.0, rotation=rotation, interlaced=interlaced
+            ),
+        ),
         audio=(AudioStream(1, acodec, 2, 48000, default=True),) if audio else (),
     )
 
@@ -37,8 +49,11 @@ def rungs(mi: MediaInfo) -> list[tuple[str, int, int]]:
 
 
 def test_web_ladder_on_1080p_landscape() -> None:
-    assert rungs(info(1920, 1080)) == [("1080p", 1920, 1080), ("720p", 1280, 720),
-                                       ("480p", 854, 480)]
+    assert rungs(info(1920, 1080)) == [
+        ("1080p", 1920, 1080),
+        ("720p", 1280, 720),
+        ("480p", 854, 480),
+    ]
 
 
 def test_never_upscales_a_720p_source() -> None:
@@ -46,8 +61,11 @@ def test_never_upscales_a_720p_source() -> None:
 
 
 def test_portrait_stays_portrait_by_the_short_side() -> None:
-    assert rungs(info(1080, 1920)) == [("1080p", 1080, 1920), ("720p", 720, 1280),
-                                       ("480p", 480, 854)]
+    assert rungs(info(1080, 1920)) == [
+        ("1080p", 1080, 1920),
+        ("720p", 720, 1280),
+        ("480p", 480, 854),
+    ]
 
 
 def test_rotation_metadata_is_honoured() -> None:
