@@ -164,14 +164,17 @@ def _run_batch(args: argparse.Namespace) -> int:
                 return EXIT_OK
             state["open"] = set(app.queue.open_batches)
 
-        def on_sigint(*_: Any) -> None:
+        def on_stop_signal(signum: int, _frame: Any) -> None:
             if state["interrupted"]:  # a second Ctrl-C: stop now (ffmpeg dies with us)
+                from reelforge.runner import remove_live_temps
+
+                remove_live_temps()
                 os._exit(EXIT_INTERRUPTED)
             state["interrupted"] = True
             reporter.note("cancelling... (Ctrl-C again to stop at once)")
-            app.queue.cancel_everything("cancelled by Ctrl-C")
+            app.queue.cancel_everything(f"cancelled by {signal.Signals(signum).name}")
 
-        previous = signal.signal(signal.SIGINT, on_sigint)
+        previous = {s: signal.signal(s, on_stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         # Qt's loop runs in C++; a short timer lets Python run its signal handlers.
         tick = QTimer()
         tick.timeout.connect(lambda: None)
@@ -180,7 +183,8 @@ def _run_batch(args: argparse.Namespace) -> int:
             if state["open"]:
                 loop.exec()
         tick.stop()
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     finally:
         app.close(interrupt=False)
     reporter.summary()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import time
 import traceback
 import uuid
@@ -27,13 +28,16 @@ from reelforge.domain.jobs import JobKind, JobStatus
 from reelforge.domain.naming import temp_path
 from reelforge.domain.spec import JobSpec, SpecVersionError
 from reelforge.media import commands
-from reelforge.media.binaries import FFmpegNotFound, find_ffmpeg, has_filter
+from reelforge.media.binaries import find_ffmpeg, has_filter
 from reelforge.media.errors import is_disk_full, reason_from_stderr
 from reelforge.media.probe import ProbeError, fingerprint, probe
 from reelforge.media.process import CancelToken, FFmpegLaunchError, Progress, run_ffmpeg
 from reelforge.media.verify import VerificationError, verify_output
 
 Report = Callable[[dict[str, Any]], None]
+# Temp files being written right now, so a hard stop (second Ctrl-C) can remove them first.
+_live_temps: set[Path] = set()
+_live_lock = threading.Lock()
 # ffmpeg keeps going past these; when it still exits 0 and the output verifies, it is a warning.
 _DAMAGE_MARKS = ("error while decoding", "corrupt", "invalid nal", "concealing", "missing picture")
 
@@ -198,11 +202,25 @@ def _media_job(
     _prepare_folders(spec)
     attempt = uuid.uuid4().hex[:8]
     temps = {t.role: temp_path(Path(t.path), attempt) for t in spec.outputs}
+    with _live_lock:
+        _live_temps.update(temps.values())
     try:
         return _run_and_publish(spec, temps, report, cancel, ctx, log_path)
     finally:
         for tmp in temps.values():  # whatever happened, no temp file outlives its job
             tmp.unlink(missing_ok=True)
+        with _live_lock:
+            _live_temps.difference_update(temps.values())
+
+
+def remove_live_temps() -> int:
+    """For a hard stop: delete the temp files of every job still running in this process."""
+    with _live_lock:
+        live = list(_live_temps)
+    for tmp in live:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return len(live)
 
 
 def _run_and_publish(
@@ -271,11 +289,3 @@ def _run_and_publish(
         if damaged
         else None,
     }
-
-
-def ensure_ffmpeg(setting: str | None) -> str:
-    """A one-line reason when no usable ffmpeg exists (for doctor and start-up checks)."""
-    try:
-        return find_ffmpeg(setting or None).path
-    except FFmpegNotFound as err:
-        raise JobFailed(str(err)) from None
