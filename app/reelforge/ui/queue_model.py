@@ -1,0 +1,459 @@
+"""The live queue as a two-level Qt model: source rows, their jobs beneath.
+
+Fed by bus events only. Progress ticks just update the job's fields and mark it dirty; a GUI
+timer (150 ms) turns the dirty set into one dataChanged per contiguous range of rows, so a busy
+queue costs a handful of repaints a second however many jobs report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QIcon, QPixmap
+
+from reelforge.domain.events import (
+    JobFinished,
+    JobProgressed,
+    JobQueued,
+    JobStarted,
+)
+from reelforge.ui.icons import status_icon
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+COLUMNS = (
+    "Name",
+    "Preset / outputs",
+    "Status",
+    "Progress",
+    "Speed",
+    "ETA",
+    "Output size",
+    "Message",
+)
+COL_NAME, COL_PRESET, COL_STATUS, COL_PROGRESS, COL_SPEED, COL_ETA, COL_SIZE, COL_MSG = range(8)
+JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
+PERCENT_ROLE = Qt.ItemDataRole.UserRole + 3
+PATH_ROLE = Qt.ItemDataRole.UserRole + 4
+COALESCE_MS = 150
+_ACTIVE = ("queued", "running", "interrupted")
+
+
+@dataclass
+class JobRow:
+    job_id: str
+    kind: str
+    preset: str
+    label: str
+    status: str = "queued"
+    percent: float | None = None
+    speed: float | None = None
+    eta: float | None = None
+    error: str | None = None
+    warning: str | None = None
+    outputs: tuple[dict[str, Any], ...] = ()
+    resumed: bool = False
+
+    @property
+    def output_size(self) -> int:
+        return sum(int(o.get("size") or 0) for o in self.outputs)
+
+
+@dataclass
+class SourceRow:
+    uid: int
+    path: str
+    jobs: list[JobRow] = field(default_factory=list)
+    poster: str | None = None
+    batch_id: int | None = None
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    def status(self) -> str:
+        states = {j.status for j in self.jobs}
+        for s in ("running", "failed", "interrupted", "queued", "cancelled"):
+            if s in states:
+                return s
+        return "succeeded" if states else "queued"
+
+    def percent(self) -> float:
+        if not self.jobs:
+            return 0.0
+        total = 0.0
+        for j in self.jobs:
+            if j.status in ("succeeded", "failed", "cancelled", "skipped"):
+                total += 100.0
+            elif j.percent:
+                total += j.percent
+        return total / len(self.jobs)
+
+
+def human_size(n: int) -> str:
+    if n <= 0:
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def human_eta(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    s = int(seconds + 0.5)
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+class QueueModel(QAbstractItemModel):
+    counts_changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._sources: list[SourceRow] = []
+        self._by_uid: dict[int, SourceRow] = {}
+        self._row_of_uid: dict[int, int] = {}
+        self._source_of_path: dict[str, SourceRow] = {}
+        self._job_at: dict[str, tuple[SourceRow, JobRow]] = {}
+        self._next_uid = 1
+        self._dirty: set[str] = set()
+        self._posters: dict[str, QIcon] = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(COALESCE_MS)
+        self._timer.timeout.connect(self.flush)
+        self._timer.start()
+        self.started_at = time.monotonic()
+
+    # -- bus handlers --------------------------------------------------------------------------
+    def on_queued(self, e: JobQueued) -> None:
+        if e.job_id in self._job_at:  # a retry or a resume: the row exists, reset it
+            src, job = self._job_at[e.job_id]
+            job.status, job.percent, job.speed, job.eta, job.error = (
+                "queued",
+                None,
+                None,
+                None,
+                None,
+            )
+            self._mark(e.job_id)
+            return
+        src = self._source_of_path.get(e.source)
+        if src is None:
+            src = SourceRow(self._next_uid, e.source, batch_id=e.batch_id)
+            self._next_uid += 1
+            row = len(self._sources)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._sources.append(src)
+            self._by_uid[src.uid] = src
+            self._row_of_uid[src.uid] = row
+            self._source_of_path[e.source] = src
+            self.endInsertRows()
+        job = JobRow(e.job_id, e.kind, e.preset, e.label)
+        parent = self.index(self._row_of_uid[src.uid], 0)
+        self.beginInsertRows(parent, len(src.jobs), len(src.jobs))
+        src.jobs.append(job)
+        self._job_at[e.job_id] = (src, job)
+        self.endInsertRows()
+        self.counts_changed.emit()
+
+    def on_started(self, e: JobStarted) -> None:
+        if e.job_id in self._job_at:
+            job = self._job_at[e.job_id][1]
+            job.status, job.percent = "running", 0.0
+            self._mark(e.job_id)
+            self.counts_changed.emit()
+
+    def on_progress(self, e: JobProgressed) -> None:
+        hit = self._job_at.get(e.job_id)
+        if hit is None:
+            return
+        job = hit[1]
+        job.percent, job.speed, job.eta = e.percent, e.speed, e.eta
+        self._dirty.add(e.job_id)  # painted by the next flush, not now
+
+    def on_finished(self, e: JobFinished) -> None:
+        hit = self._job_at.get(e.job_id)
+        if hit is None:
+            return
+        src, job = hit
+        job.status, job.error, job.warning = e.status, e.error, e.warning
+        job.outputs = tuple(e.outputs)
+        job.percent = 100.0 if e.status == "succeeded" else job.percent
+        job.eta = None
+        for out in e.outputs:
+            if out.get("role") == "poster" and e.status in ("succeeded", "skipped"):
+                src.poster = out.get("path")
+        self._mark(e.job_id)
+        self.counts_changed.emit()
+
+    def mark_resumed(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            if job_id in self._job_at:
+                self._job_at[job_id][1].resumed = True
+                self._mark(job_id)
+
+    def _mark(self, job_id: str) -> None:
+        self._dirty.add(job_id)
+
+    def flush(self) -> None:
+        """Emit one dataChanged per contiguous run of dirty rows (children and their sources)."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        rows_by_source: dict[int, list[int]] = {}
+        for job_id in dirty:
+            hit = self._job_at.get(job_id)
+            if hit is None:
+                continue
+            src, job = hit
+            rows_by_source.setdefault(src.uid, []).append(src.jobs.index(job))
+        last = self.columnCount() - 1
+        source_rows = []
+        for uid, rows in rows_by_source.items():
+            srow = self._row_of_uid.get(uid)
+            if srow is None:
+                continue
+            source_rows.append(srow)
+            parent = self.index(srow, 0)
+            for lo, hi in _runs(sorted(rows)):
+                self.dataChanged.emit(self.index(lo, 0, parent), self.index(hi, last, parent))
+        for lo, hi in _runs(sorted(source_rows)):
+            self.dataChanged.emit(self.index(lo, 0), self.index(hi, last))
+
+    # -- queries -------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        c = {"queued": 0, "running": 0, "done": 0, "failed": 0, "total": 0}
+        for src in self._sources:
+            for j in src.jobs:
+                c["total"] += 1
+                if j.status in ("queued", "interrupted"):
+                    c["queued"] += 1
+                elif j.status == "running":
+                    c["running"] += 1
+                elif j.status == "failed":
+                    c["failed"] += 1
+                else:
+                    c["done"] += 1
+        return c
+
+    def overall_percent(self) -> float:
+        jobs = [j for s in self._sources for j in s.jobs]
+        if not jobs:
+            return 0.0
+        done = sum(100.0 if j.status not in _ACTIVE else (j.percent or 0.0) for j in jobs)
+        return done / len(jobs)
+
+    def job(self, job_id: str) -> JobRow | None:
+        hit = self._job_at.get(job_id)
+        return hit[1] if hit else None
+
+    def job_ids_under(self, index: ModelIndex) -> list[str]:
+        """The job of a job row, or every job of a source row."""
+        if not index.isValid():
+            return []
+        node = self._node(index)
+        if isinstance(node, SourceRow):
+            return [j.job_id for j in node.jobs]
+        return [node.job_id]
+
+    def job_ids_with_status(self, *statuses: str) -> list[str]:
+        return [j.job_id for s in self._sources for j in s.jobs if j.status in statuses]
+
+    def batch_of_row(self, row: int) -> int | None:
+        return self._sources[row].batch_id if 0 <= row < len(self._sources) else None
+
+    def source_of(self, job_id: str) -> SourceRow | None:
+        hit = self._job_at.get(job_id)
+        return hit[0] if hit else None
+
+    def remove_jobs(self, job_ids: list[str]) -> None:
+        """Drop finished jobs from the view (the history keeps them); empty sources go too."""
+        for job_id in job_ids:
+            hit = self._job_at.get(job_id)
+            if hit is None or hit[1].status in _ACTIVE:
+                continue
+            src, job = hit
+            srow = self._row_of_uid[src.uid]
+            jrow = src.jobs.index(job)
+            self.beginRemoveRows(self.index(srow, 0), jrow, jrow)
+            src.jobs.pop(jrow)
+            del self._job_at[job_id]
+            self.endRemoveRows()
+            if not src.jobs:
+                self.beginRemoveRows(QModelIndex(), srow, srow)
+                self._sources.pop(srow)
+                del self._by_uid[src.uid]
+                self._source_of_path.pop(src.path, None)
+                self._row_of_uid = {s.uid: i for i, s in enumerate(self._sources)}
+                self.endRemoveRows()
+        self.counts_changed.emit()
+
+    def clear_finished(self) -> None:
+        self.remove_jobs(self.job_ids_with_status("succeeded", "skipped", "cancelled"))
+
+    # -- Qt model API --------------------------------------------------------------------------
+    def _node(self, index: ModelIndex) -> SourceRow | JobRow:
+        uid = index.internalId()
+        if uid == 0:
+            return self._sources[index.row()]
+        return self._by_uid[uid].jobs[index.row()]
+
+    def index(self, row: int, column: int, parent: ModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if not parent.isValid():
+            if 0 <= row < len(self._sources):
+                return self.createIndex(row, column, 0)
+            return QModelIndex()
+        if parent.internalId() != 0:
+            return QModelIndex()
+        src = self._sources[parent.row()]
+        if 0 <= row < len(src.jobs):
+            return self.createIndex(row, column, src.uid)
+        return QModelIndex()
+
+    def parent(self, index: ModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not index.isValid() or index.internalId() == 0:
+            return QModelIndex()
+        row = self._row_of_uid.get(index.internalId())
+        return QModelIndex() if row is None else self.createIndex(row, 0, 0)
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        if not parent.isValid():
+            return len(self._sources)
+        if parent.internalId() != 0 or parent.column() != 0:
+            return 0
+        return len(self._sources[parent.row()].jobs)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        node = self._node(index)
+        col = index.column()
+        if isinstance(node, SourceRow):
+            return self._source_data(node, col, role)
+        return self._job_data(node, col, role)
+
+    def _source_data(self, src: SourceRow, col: int, role: int) -> Any:
+        status = src.status()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                return src.name
+            if col == COL_PRESET:
+                return f"{len(src.jobs)} job{'s' if len(src.jobs) != 1 else ''}"
+            if col == COL_STATUS:
+                return status
+            if col == COL_PROGRESS:
+                return f"{src.percent():.0f}%"
+            if col == COL_SIZE:
+                return human_size(sum(j.output_size for j in src.jobs))
+            if col == COL_MSG:
+                failed = [j for j in src.jobs if j.status == "failed"]
+                return (
+                    failed[0].error
+                    if len(failed) == 1
+                    else (f"{len(failed)} jobs failed" if failed else "")
+                )
+        elif role == Qt.ItemDataRole.DecorationRole:
+            if col == COL_NAME:
+                return self._poster_icon(src.poster)
+            if col == COL_STATUS:
+                return status_icon(status)
+        elif role == Qt.ItemDataRole.ToolTipRole and col == COL_NAME:
+            return src.path
+        elif role == PERCENT_ROLE and col == COL_PROGRESS:
+            return None if status == "failed" else src.percent()
+        elif role == STATUS_ROLE:
+            return status
+        elif role == PATH_ROLE:
+            return src.path
+        return None
+
+    def _job_data(self, job: JobRow, col: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                return job.kind
+            if col == COL_PRESET:
+                return job.label
+            if col == COL_STATUS:
+                return job.status + (" (resumed)" if job.resumed else "")
+            if col == COL_PROGRESS:
+                return "" if job.percent is None else f"{job.percent:.0f}%"
+            if col == COL_SPEED:
+                return f"{job.speed:.2f}x" if job.speed and job.status == "running" else ""
+            if col == COL_ETA:
+                return human_eta(job.eta) if job.status == "running" else ""
+            if col == COL_SIZE:
+                return human_size(job.output_size)
+            if col == COL_MSG:
+                return job.error or job.warning or ""
+        elif role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
+            return status_icon(job.status)
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if job.error:
+                return job.error
+            if job.warning:
+                return job.warning
+            if job.outputs:
+                return "\n".join(str(o.get("path")) for o in job.outputs)
+        elif role == PERCENT_ROLE and col == COL_PROGRESS:
+            # A bar only where progress means something: not on a job that failed or never ran.
+            if job.status in ("succeeded", "skipped"):
+                return 100.0
+            return job.percent if job.status in ("running", "interrupted") else None
+        elif role == JOB_ID_ROLE:
+            return job.job_id
+        elif role == STATUS_ROLE:
+            return job.status
+        elif role == PATH_ROLE:
+            return str(job.outputs[0].get("path")) if job.outputs else None
+        return None
+
+    def _poster_icon(self, path: str | None) -> QIcon | None:
+        if not path:
+            return None
+        icon = self._posters.get(path)
+        if icon is None:
+            pix = QPixmap(path)
+            if pix.isNull():
+                return None
+            icon = QIcon(pix.scaledToHeight(36, Qt.TransformationMode.SmoothTransformation))
+            self._posters[path] = icon
+        return icon
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """[1,2,3,7,8] -> [(1,3),(7,8)]"""
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], r)
+        elif not runs or r != runs[-1][1]:
+            runs.append((r, r))
+    return runs
