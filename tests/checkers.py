@@ -6,10 +6,17 @@ trusts the app's own verification or history to tell it what an output contains.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +46,11 @@ def ffprobe() -> str:
 def ffprobe_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """`ffprobe -show_format -show_streams` as a dict; raises AssertionError on a bad file."""
     exe = require_ffprobe()
+    # A picture name is a pattern to the image2 demuxer ("100%.jpg"): read it as a plain name.
+    image = ["-f", "image2", "-pattern_type", "none"] if _is_picture(path) else []
     done = subprocess.run(
         [exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-         "-i", f"file:{Path(path).absolute()}"],
+         *image, "-i", f"file:{Path(path).absolute()}"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -52,6 +61,10 @@ def ffprobe_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     data.setdefault("streams", [])
     data.setdefault("format", {})
     return data
+
+
+def _is_picture(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in (".jpg", ".jpeg", ".png")
 
 
 def _info(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +115,22 @@ def duration(source: str | os.PathLike[str] | dict[str, Any]) -> float:
         (float(s["duration"]) for s in info["streams"] if s.get("duration") not in (None, "N/A")),
         default=0.0,
     )
+
+
+def packet_hashes(path: str | os.PathLike[str], stream_index: int) -> list[str]:
+    """MD5 of every packet's payload in one stream: equal lists mean a bit-exact stream copy."""
+    exe = require_ffprobe()
+    done = subprocess.run(
+        [exe, "-v", "error", "-select_streams", str(stream_index), "-show_data_hash", "MD5",
+         "-show_entries", "packet=data_hash", "-of", "csv=p=0",
+         "-i", f"file:{Path(path).absolute()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return re.findall(r"MD5:[0-9a-f]{32}", done.stdout)
 
 
 def top_level_boxes(path: str | os.PathLike[str]) -> list[str]:
@@ -163,3 +192,122 @@ def jpeg_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     assert stream is not None, f"{path}: no picture"
     assert stream["codec_name"] == "mjpeg", stream["codec_name"]
     return int(stream["width"]), int(stream["height"])
+
+
+# --- running the CLI ---------------------------------------------------------------------
+
+
+@dataclass
+class CliRun:
+    """One `reelforge` invocation: exit code, stdout, stderr and the JSON lines on stdout."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+    @functools.cached_property
+    def jobs(self) -> list[dict[str, Any]]:
+        """stdout as JSON lines (asserts that it is nothing else)."""
+        return json_lines(self.stdout)
+
+    def find(self, source: str | os.PathLike[str] | None = None, **match: Any) -> list[dict]:
+        """Jobs of one source (by file name or path) whose keys equal `match`."""
+        found = []
+        for job in self.jobs:
+            if source is not None and Path(job["source"]).name != Path(source).name:
+                continue
+            if all(job.get(k) == v for k, v in match.items()):
+                found.append(job)
+        return found
+
+    def one(self, source: str | os.PathLike[str] | None = None, **match: Any) -> dict:
+        found = self.find(source, **match)
+        assert len(found) == 1, f"expected one job {source} {match}, got {found}"
+        return found[0]
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every non-empty line must be one JSON object (stdout carries nothing else)."""
+    out = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as err:  # pragma: no cover - shown on failure
+                raise AssertionError(f"stdout line is not JSON: {line!r}") from err
+    return out
+
+
+@contextlib.contextmanager
+def _home(home: str | os.PathLike[str] | None):  # type: ignore[no-untyped-def]
+    if home is None:
+        yield
+        return
+    old = os.environ.get("REELFORGE_HOME")
+    os.environ["REELFORGE_HOME"] = str(home)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("REELFORGE_HOME", None)
+        else:
+            os.environ["REELFORGE_HOME"] = old
+
+
+def run_cli(args: Sequence[str], *, home: str | os.PathLike[str] | None = None) -> CliRun:
+    """`reelforge.cli.main(args)` in this process, stdout and stderr captured.
+
+    `home` sets REELFORGE_HOME for the call (module-scoped fixtures run before the per-test
+    autouse home exists); without it the current environment's home is used.
+    """
+    from reelforge.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with _home(home), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse: --version, --help, bad choices
+            rc = exc.code if isinstance(exc.code, int) else 2
+    return CliRun(rc, out.getvalue(), err.getvalue())
+
+
+def cli_env(home: str | os.PathLike[str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["REELFORGE_HOME"] = str(home)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return env
+
+
+def cli_argv(*args: str | os.PathLike[str]) -> list[str]:
+    """The real console entry point: `python -m reelforge ...`."""
+    return [sys.executable, "-m", "reelforge", *(os.fspath(a) for a in args)]
+
+
+def run_cli_subprocess(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    home: str | os.PathLike[str],
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 120,
+) -> CliRun:
+    """`python -m reelforge ARGS` as a child process; a hang fails the test, it never blocks."""
+    done = subprocess.run(
+        cli_argv(*args),
+        env=cli_env(home),
+        cwd=cwd,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    decode = lambda b: b.decode("utf-8", errors="surrogateescape")  # noqa: E731
+    return CliRun(done.returncode, decode(done.stdout), decode(done.stderr))
+
+
+def assert_no_traceback(text: str) -> None:
+    assert "Traceback (most recent call last)" not in text, f"traceback on stderr:\n{text}"
+
+
+def assert_one_line(reason: str | None) -> None:
+    assert reason, "expected a reason"
+    assert "\n" not in reason and "\r" not in reason, f"not one line: {reason!r}"
+    assert "Traceback" not in reason, reason

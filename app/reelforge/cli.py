@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Batch media processing: renditions, thumbnails, audio, previews.",
     )
     p.add_argument("--version", action="version", version=f"Reelforge {__version__}")
+    p.add_argument(
+        "--self-check",
+        action="store_true",
+        help="check resources, migrations, ffmpeg and the window, then exit",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     pr = sub.add_parser("process", help="process files and folders headlessly")
@@ -70,13 +75,31 @@ def _parser() -> argparse.ArgumentParser:
     hi.add_argument("--limit", type=int, default=50, metavar="N")
 
     sub.add_parser("doctor", help="check ffmpeg, PyAV, the data folder and the database")
+
+    gui = sub.add_parser("gui", help="open the window (the default), with these files queued")
+    gui.add_argument("paths", nargs="*", metavar="PATH")
     return p
 
 
+COMMANDS = ("process", "resume", "presets", "history", "doctor", "gui")
+
+
+def _wants_gui(argv: list[str]) -> bool:
+    """`reelforge` and `reelforge FILE...` open the window; options and commands do not."""
+    return not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _wants_gui(argv):
+        argv = ["gui", *argv]
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="reelforge: %(message)s")
+    _setup_logging()
     try:
+        if args.self_check:
+            from reelforge.ui.selfcheck import run_self_check
+
+            return run_self_check()
         if args.command in ("process", "resume"):
             return _run_batch(args)
         if args.command == "presets":
@@ -85,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history(args)
         if args.command == "doctor":
             return _doctor()
+        if args.command == "gui":
+            from reelforge.ui.app import run_gui
+
+            return run_gui(args.paths)
         _parser().print_help()
         return EXIT_USAGE
     except UsageError as err:
@@ -92,10 +119,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except Exception as err:  # one line for a person; details in the log when logging is on
-        logging.getLogger("reelforge").debug("fatal", exc_info=True)
+    except Exception as err:  # one line for a person; the traceback goes to the log file
+        logging.getLogger("reelforge").debug("fatal error", exc_info=True)
         print(f"reelforge: {_one_line(err)}", file=sys.stderr)
         return EXIT_FAILED
+
+
+class _OneLine(logging.Formatter):
+    """A person gets one line; the traceback goes to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        lines = record.getMessage().strip().splitlines()
+        return f"reelforge: {lines[0] if lines else record.levelname.lower()}"
+
+
+def _setup_logging() -> None:
+    from logging.handlers import RotatingFileHandler
+
+    from reelforge.config import Paths
+
+    root = logging.getLogger("reelforge")
+    if root.handlers:  # already set up (tests call main() many times)
+        return
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(_OneLine())
+    root.addHandler(console)
+    try:
+        logs = Paths.from_env().ensure().logs
+        fh = RotatingFileHandler(
+            logs / "reelforge.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        return  # no writable data folder: the one-line console messages still work
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(fh)
 
 
 def _one_line(err: BaseException) -> str:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from reelforge.domain.events import JobFinished, JobProgressed, JobQueued, JobStarted
+from reelforge.domain.events import (
+    JobFinished,
+    JobProgressed,
+    JobsQueued,
+    JobStarted,
+    QueuedJob,
+)
 from reelforge.ui.queue_model import COL_MSG, COL_PROGRESS, PERCENT_ROLE, QueueModel, _runs
 
 
 def queued(model: QueueModel, job: str, source: str = "/v/a.mp4", kind: str = "encode") -> None:
-    model.on_queued(JobQueued(job, 1, kind, "web", f"web: {job}", source))
+    model.on_queued(JobsQueued(1, (QueuedJob(job, kind, "web", f"web: {job}", source),)))
 
 
 def test_jobs_group_under_their_source(qapp) -> None:
@@ -96,3 +102,14 @@ def test_status_text_marks_resumed_jobs(qapp) -> None:
 def test_runs() -> None:
     assert _runs([1, 2, 3, 7, 8, 10]) == [(1, 3), (7, 8), (10, 10)]
     assert _runs([]) == []
+
+
+def test_a_big_drop_is_one_insert(qapp) -> None:
+    m = QueueModel()
+    inserts: list[tuple[int, int]] = []
+    m.rowsInserted.connect(lambda parent, a, b: inserts.append((a, b)))
+    jobs = tuple(QueuedJob(f"p{i}", "probe", "probe", "probe", f"/v/{i}.mp4") for i in range(5000))
+    m.on_queued(JobsQueued(1, jobs))
+    assert inserts == [(0, 4999)]
+    assert m.rowCount() == 5000 and m.rowCount(m.index(4999, 0)) == 1
+    assert m.data(m.index(4999, 0)) == "4999.mp4"

@@ -19,13 +19,20 @@ class BatchQueued(Event):
 
 
 @dataclass(frozen=True)
-class JobQueued(Event):
+class QueuedJob:
     job_id: str
-    batch_id: int
     kind: str
     preset: str
     label: str
     source: str
+
+
+@dataclass(frozen=True)
+class JobsQueued(Event):
+    """Jobs committed as queued, announced together: a drop of 10,000 files is one event."""
+
+    batch_id: int
+    jobs: tuple[QueuedJob, ...]
 
 
 @dataclass(frozen=True)

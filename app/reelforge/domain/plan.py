@@ -18,7 +18,8 @@ from reelforge.domain.spec import JobSpec, OutputTarget, new_job_id
 
 # Codecs the MP4 muxer takes as they are (stream copy); anything else needs an encode.
 MP4_VIDEO = frozenset({"h264", "hevc", "av1", "vp9", "mpeg4", "mpeg2video", "mpeg1video"})
-MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac", "mp2"})
+# mp2 is left out on purpose: MP4 has one type for all MPEG-1 audio and players read it as mp3.
+MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"})
 
 
 @dataclass(frozen=True)

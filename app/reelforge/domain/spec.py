@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reelforge.domain.jobs import LANE_OF, JobKind, Lane
@@ -57,10 +57,17 @@ class JobSpec:
         return f"{self.preset}: {roles}" if roles else f"{self.preset}: {self.kind.value}"
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["kind"] = self.kind.value
-        d["outputs"] = [asdict(o) for o in self.outputs]
-        return d
+        # Built by hand: dataclasses.asdict deep-copies params, which dominated bulk enqueues.
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "preset": self.preset,
+            "source": self.source,
+            "source_duration": self.source_duration,
+            "outputs": [dict(o.__dict__) for o in self.outputs],
+            "params": dict(self.params),
+            "v": self.v,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))

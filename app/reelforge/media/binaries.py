@@ -51,9 +51,7 @@ def find_ffmpeg(setting: str | None = None) -> FFmpegBinary:
         except FFmpegNotFound as exc:  # an auto-found copy may be broken: try the next one
             problems.append(str(exc))
     hint = f" ({'; '.join(problems)})" if problems else ""
-    raise FFmpegNotFound(
-        f"ffmpeg not found: install ffmpeg or set its path in the settings{hint}"
-    )
+    raise FFmpegNotFound(f"ffmpeg not found: install ffmpeg or set its path in the settings{hint}")
 
 
 def _explicit(raw: str, source: str, what: str) -> FFmpegBinary:

@@ -120,22 +120,58 @@ def timestamp(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+class _FramePool:
+    """One seeked input per distinct time; a time wanted twice is split, not opened twice.
+
+    (ffmpeg-python merges identical input nodes, so two inputs at one time would otherwise feed
+    two chains from a single stream, which ffmpeg refuses.)
+    """
+
+    def __init__(self, spec: JobSpec, times: list[float]) -> None:
+        p = spec.params
+        idx = str(p["video_index"])
+        wanted: dict[float, int] = {}
+        for t in times:
+            wanted[t] = wanted.get(t, 0) + 1
+        self._streams: dict[float, list[Any]] = {}
+        for t, n in wanted.items():
+            v = _clean_video(_input(spec, ss=t)[idx], p, tonemap=False)
+            self._streams[t] = (
+                [v] if n == 1 else list(_outputs(v.filter_multi_output("split", n), n))
+            )
+
+    def take(self, t: float) -> Any:
+        return self._streams[t].pop()
+
+
+def _outputs(node: Any, n: int) -> list[Any]:
+    return [node[i] for i in range(n)]
+
+
+# image2 writes one picture; "update" stops it reading "%d" in a file name as a sequence pattern.
+_STILL = {"frames:v": 1, "q:v": 3, "update": 1}
+
+
 def thumbnails_args(spec: JobSpec, temps: Mapping[str, Path], *, font: Path) -> list[str]:
     """Poster and contact sheet from one process: one fast input seek per frame, no full decode."""
     p = spec.params
-    idx = str(p["video_index"])
+    times = [p["poster"]["at"]] if "poster" in temps else []
+    if "contact" in temps:
+        times += p["sheet"]["times"]
+    pool = _FramePool(spec, times)
     outputs = []
     if "poster" in temps:
         po = p["poster"]
-        v = _clean_video(_input(spec, ss=po["at"])[idx], p, tonemap=False)
-        v = v.filter("scale", po["width"], po["height"]).filter("format", "yuvj420p")
-        outputs.append(ffmpeg.output(v, file_url(temps["poster"]), **{"frames:v": 1, "q:v": 3}))
+        v = pool.take(po["at"]).filter("scale", po["width"], po["height"])
+        outputs.append(
+            ffmpeg.output(v.filter("format", "yuvj420p"), file_url(temps["poster"]), **_STILL)
+        )
     if "contact" in temps:
         sh = p["sheet"]
         tiles = []
         for t in sh["times"]:
-            v = _clean_video(_input(spec, ss=t)[idx], p, tonemap=False)
-            v = v.filter("scale", sh["tile_width"], sh["tile_height"]).filter("setsar", "1")
+            v = pool.take(t).filter("scale", sh["tile_width"], sh["tile_height"])
+            v = v.filter("setsar", "1")
             if sh.get("timestamps"):
                 v = _drawtext(v, timestamp(t), font, max(12, sh["tile_height"] // 9))
             tiles.append(v.filter("format", "yuv420p"))
@@ -145,9 +181,8 @@ def thumbnails_args(spec: JobSpec, temps: Mapping[str, Path], *, font: Path) -> 
             if len(tiles) == 1
             else ffmpeg.filter(tiles, "xstack", inputs=len(tiles), grid=grid, fill="black")
         )
-        sheet = sheet.filter("format", "yuvj420p")
         outputs.append(
-            ffmpeg.output(sheet, file_url(temps["contact"]), **{"frames:v": 1, "q:v": 3})
+            ffmpeg.output(sheet.filter("format", "yuvj420p"), file_url(temps["contact"]), **_STILL)
         )
     return _args(*outputs)
 

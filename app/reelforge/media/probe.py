@@ -28,9 +28,35 @@ _FIELD_INTERLACED = {2, 3, 4, 5}  # AV_FIELD_TT, BB, TB, BT (0 unknown, 1 progre
 _IMAGE_FORMATS = {"image2", "webp_pipe", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe"}
 # Codecs whose streams are pictures; a stream of them with a single frame is a still.
 _IMAGE_CODECS = {
-    "png", "mjpeg", "jpegls", "bmp", "tiff", "webp", "gif", "jpeg2000", "jpegxl",
-    "dpx", "exr", "targa", "ppm", "pgm", "pbm", "pam", "sgi", "qoi", "hdr", "psd",
-    "pcx", "xbm", "xpm", "xwd", "sunrast", "photocd", "pgx", "pictor", "avif",
+    "png",
+    "mjpeg",
+    "jpegls",
+    "bmp",
+    "tiff",
+    "webp",
+    "gif",
+    "jpeg2000",
+    "jpegxl",
+    "dpx",
+    "exr",
+    "targa",
+    "ppm",
+    "pgm",
+    "pbm",
+    "pam",
+    "sgi",
+    "qoi",
+    "hdr",
+    "psd",
+    "pcx",
+    "xbm",
+    "xpm",
+    "xwd",
+    "sunrast",
+    "photocd",
+    "pgx",
+    "pictor",
+    "avif",
 }  # fmt: skip  (not apng: ffmpeg only picks the apng demuxer for animated PNGs)
 _FIRST_FRAME_PACKET_BUDGET = 300  # demuxed packets before we give up on a first frame
 
@@ -136,7 +162,7 @@ _MP4_BOX_TYPES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot",
 
 
 def _mp4_top_level(path: str) -> str | None:
-    """"moov" or "no moov" for an ISO-BMFF file (mp4/mov), None for anything else.
+    """ "moov" or "no moov" for an ISO-BMFF file (mp4/mov), None for anything else.
 
     A missing moov is the classic cut-off recording or download: mp4 writers put the index
     at the end. Random bytes do not start with a known box, so they stay "not a media file".
@@ -180,9 +206,7 @@ def _read(container: av.container.InputContainer, path: str, size: int) -> Media
     format_name = container.format.name if container.format else ""
 
     still = _is_still(container, format_name, videos, audios, duration, path)
-    video = tuple(
-        _video_stream(v, first_frames.get(v.index), still=still) for v in videos
-    )
+    video = tuple(_video_stream(v, first_frames.get(v.index), still=still) for v in videos)
     audio = tuple(_audio_stream(a) for a in audios)
     if not duration:  # streams without a container duration: frames / fps
         duration = max((v.frames / v.fps for v in video if v.frames and v.fps), default=0.0)

@@ -143,8 +143,8 @@ def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
         kwargs["start_new_session"] = True  # own process group: killpg reaches everything
         kwargs["preexec_fn"] = _make_preexec()
     else:
-        kwargs["creationflags"] = (
-            subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(
+            subprocess, "CREATE_NO_WINDOW", 0
         )
     try:
         proc = subprocess.Popen(  # argv list, never a shell: paths are data, not syntax
@@ -229,8 +229,10 @@ class _Run:
             self._last_position = position
             self.last_activity = now
         pct, eta, speed = self.eta.update(sample.out_time, now)
-        out_time = sample.out_time if sample.out_time is not None else (
-            self.last_progress.out_time if self.last_progress else None
+        out_time = (
+            sample.out_time
+            if sample.out_time is not None
+            else (self.last_progress.out_time if self.last_progress else None)
         )
         self.last_progress = Progress(pct, speed, eta, out_time, sample.fps)
         # The closing sample is not sent here: run_ffmpeg sends one final update itself.

@@ -48,7 +48,7 @@ def _int(text: str | None) -> int | None:
 
 
 def _clock(text: str | None) -> float | None:
-    """"HH:MM:SS.micro" (the out_time key) to seconds; None for N/A or a negative time."""
+    """ "HH:MM:SS.micro" (the out_time key) to seconds; None for N/A or a negative time."""
     if text is None:
         return None
     parts = text.strip().split(":")

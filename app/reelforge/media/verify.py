@@ -93,6 +93,6 @@ def _verify_webp(path: Path, target: OutputTarget, size: int) -> OutputFacts:
             f"{target.role} output is {info.width}x{info.height}, "
             f"expected {target.width}x{target.height}"
         )
-    if target.media == "animation":
+    if target.media == "animation" and info.frames > 1:  # a 3-frame source makes one frame
         _check_duration(target.role, info.duration, target.duration)
     return OutputFacts(size, info.duration or None, info.width, info.height, "webp", None)

@@ -20,6 +20,16 @@ def _u24(b: bytes) -> int:
     return b[0] | b[1] << 8 | b[2] << 16
 
 
+def _still_size(tag: bytes, body: bytes) -> tuple[int, int]:
+    if tag == b"VP8 " and len(body) >= 10 and body[3:6] == b"\x9d\x01\x2a":
+        w, h = struct.unpack_from("<HH", body, 6)
+        return w & 0x3FFF, h & 0x3FFF
+    if tag == b"VP8L" and len(body) >= 5 and body[0] == 0x2F:
+        bits = int.from_bytes(body[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return 0, 0
+
+
 def read_webp(path: Path) -> WebpInfo:
     """Parse the chunk list; raise ValueError with a short reason on anything malformed."""
     data = path.read_bytes()
@@ -41,7 +51,9 @@ def read_webp(path: Path) -> WebpInfo:
             frames += 1
             ms += _u24(body[12:15])
         elif tag in (b"VP8 ", b"VP8L") and not animated:
-            frames = max(frames, 1)
+            frames = max(frames, 1)  # a still (or one-frame) WebP: the size is in the bitstream
+            if not width:
+                width, height = _still_size(tag, body)
         pos += 8 + size + (size & 1)  # chunks are padded to even sizes
     if frames == 0:
         raise ValueError("WebP file has no frames")

@@ -21,7 +21,8 @@ from reelforge.domain.events import (
     BatchFinished,
     BatchQueued,
     JobFinished,
-    JobQueued,
+    JobsQueued,
+    QueuedJob,
     SourceProbed,
 )
 from reelforge.domain.jobs import TERMINAL, JobKind, JobStatus
@@ -45,6 +46,15 @@ class EnqueueResult:
     skipped_non_media: int = 0
     missing: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PreparedBatch:
+    result: EnqueueResult
+    presets: tuple[str, ...]
+    out_dir: Path
+    specs: list[JobSpec] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # job id -> reason, never run
 
 
 @dataclass
@@ -76,7 +86,17 @@ class QueueService:
 
     # -- commands ----------------------------------------------------------------------------
     def enqueue(self, cmd: Enqueue) -> EnqueueResult:
-        """Validate presets first (a usage error raises PresetError before anything is stored)."""
+        """prepare() then commit(), on the calling (bus) thread: what the CLI does."""
+        prepared = self.prepare(cmd)
+        self.commit(prepared)
+        return prepared.result
+
+    def prepare(self, cmd: Enqueue) -> PreparedBatch:
+        """The slow half, safe on any thread: walk folders, stat files, persist the batch and
+        its probe jobs as QUEUED in one transaction. Touches no bus and no executor.
+
+        Raises PresetError for an unknown preset before anything is stored.
+        """
         for name in cmd.presets:
             self._presets.get(name)
         out_dir = Path(cmd.out_dir).expanduser().absolute()
@@ -88,16 +108,52 @@ class QueueService:
             [str(p) for p in found.missing],
             found.refused,
         )
+        prepared = PreparedBatch(result, tuple(cmd.presets), out_dir)
         if not found.files and not found.missing:
-            return result
-        batch_id = self._repo.create_batch(list(cmd.presets), str(out_dir), cmd.origin)
-        self._batches[batch_id] = _Batch(batch_id, tuple(cmd.presets), out_dir)
-        result.batch_id = batch_id
-        self._bus.publish(BatchQueued(batch_id, len(found.files) + len(found.missing)))
+            return prepared
+        entries = []
         # A named path that does not exist is a failed probe with a reason, like any bad input.
         for path in [*found.files, *found.missing]:
-            self._queue_probe(batch_id, path)
-        return result
+            name = str(path)
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8: the history cannot hold them
+                shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                spec = probe_spec(shown)
+                prepared.rejected[spec.id] = "file name is not valid UTF-8 (rename the file)"
+                entries.append((spec, 0, 0.0))
+                continue
+            try:
+                st = path.stat()
+                size, mtime = st.st_size, st.st_mtime
+            except OSError:
+                size, mtime = 0, 0.0
+            entries.append((probe_spec(name), size, mtime))
+        batch_id = self._repo.create_batch(list(cmd.presets), str(out_dir), cmd.origin)
+        self._repo.add_probes(
+            batch_id, entries, app_version=__version__, ffmpeg_version=self._ffmpeg_version
+        )
+        result.batch_id = batch_id
+        prepared.specs = [spec for spec, _, _ in entries]
+        return prepared
+
+    def commit(self, prepared: PreparedBatch) -> None:
+        """The fast half, on the bus thread: announce and hand the probes to the executor."""
+        batch_id = prepared.result.batch_id
+        if batch_id is None:
+            return
+        self._batches[batch_id] = _Batch(batch_id, prepared.presets, prepared.out_dir)
+        self._bus.publish(BatchQueued(batch_id, len(prepared.specs)))
+        self._announce(prepared.specs, batch_id)
+        for spec in prepared.specs:
+            if spec.id in prepared.rejected:
+                self._bus.publish(
+                    JobFinished(spec.id, JobStatus.FAILED.value, prepared.rejected[spec.id])
+                )
+            elif self._stopping:
+                self._bus.publish(JobFinished(spec.id, JobStatus.CANCELLED.value, "cancelled"))
+            else:
+                self._executor.submit(spec)
 
     def cancel(self, cmd: CancelJobs) -> None:
         for job_id in cmd.job_ids:
@@ -121,22 +177,24 @@ class QueueService:
                 continue
             self._repo.transition(job_id, JobStatus.QUEUED, reason="retry")
             self._track_batch(rec.batch_id)
-            self._announce(rec.spec, rec.batch_id)
+            self._announce([rec.spec], rec.batch_id)
             self._executor.submit(rec.spec)
             retried.append(job_id)
         return retried
 
     def resume_pending(self) -> list[str]:
         """Re-queue what the history holds as queued or interrupted (start-up and `resume`)."""
-        resumed = []
+        by_batch: dict[int, list[JobSpec]] = {}
         for rec in self._repo.jobs_with_status(JobStatus.INTERRUPTED, JobStatus.QUEUED):
             if rec.status is JobStatus.INTERRUPTED:
                 self._repo.transition(rec.id, JobStatus.QUEUED, reason="resumed")
-            self._track_batch(rec.batch_id)
-            self._announce(rec.spec, rec.batch_id)
-            self._executor.submit(rec.spec)
-            resumed.append(rec.id)
-        return resumed
+            by_batch.setdefault(rec.batch_id, []).append(rec.spec)
+        for batch_id, specs in by_batch.items():
+            self._track_batch(batch_id)
+            self._announce(specs, batch_id)
+            for spec in specs:
+                self._executor.submit(spec)
+        return [spec.id for specs in by_batch.values() for spec in specs]
 
     # -- internals ---------------------------------------------------------------------------
     def _track_batch(self, batch_id: int) -> None:
@@ -145,30 +203,13 @@ class QueueService:
             if b is not None:
                 self._batches[batch_id] = _Batch(batch_id, b.presets, Path(b.out_dir))
 
-    def _announce(self, spec: JobSpec, batch_id: int) -> None:
+    def _announce(self, specs: list[JobSpec], batch_id: int) -> None:
+        if not specs:
+            return
         if batch_id in self._batches:
-            self._batches[batch_id].outstanding.add(spec.id)
-        self._bus.publish(
-            JobQueued(spec.id, batch_id, spec.kind.value, spec.preset, spec.label, spec.source)
-        )
-
-    def _queue_probe(self, batch_id: int, path: Path) -> None:
-        try:
-            st = path.stat()
-            size, mtime = st.st_size, st.st_mtime
-        except OSError:
-            size, mtime = 0, 0.0
-        source_id = self._repo.upsert_source(str(path), size=size, mtime=mtime)
-        spec = probe_spec(str(path))
-        self._repo.add_jobs(
-            batch_id,
-            source_id,
-            [spec],
-            app_version=__version__,
-            ffmpeg_version=self._ffmpeg_version,
-        )
-        self._announce(spec, batch_id)
-        self._executor.submit(spec)
+            self._batches[batch_id].outstanding.update(s.id for s in specs)
+        jobs = tuple(QueuedJob(s.id, s.kind.value, s.preset, s.label, s.source) for s in specs)
+        self._bus.publish(JobsQueued(batch_id, jobs))
 
     def _on_finished(self, event: JobFinished) -> None:
         rec = self._repo.get_job(event.job_id)
@@ -195,7 +236,7 @@ class QueueService:
             app_version=__version__,
             ffmpeg_version=self._ffmpeg_version,
         )
-        self._announce(spec, probe.batch_id)
+        self._announce([spec], probe.batch_id)
         self._bus.publish(JobFinished(spec.id, JobStatus.FAILED.value, reason))
 
     def _plan(self, probe: JobRecord, result: dict) -> None:
@@ -225,12 +266,12 @@ class QueueService:
         """Decide each job's fate and final names, persist all in one go, then act."""
         reserved = self._repo.reserved_output_paths()
         queued: list[JobSpec] = []
-        settled: list[tuple[JobSpec, str, str | None, tuple[dict, ...]]] = []
+        settled: list[tuple[JobSpec, str, str | None, tuple[dict, ...], str | None]] = []
         hashes: dict[str, str] = {}
         for pj in planned:
             spec = pj.spec
             if pj.reject:
-                settled.append((spec, JobStatus.FAILED.value, pj.reject, ()))
+                settled.append((spec, JobStatus.FAILED.value, pj.reject, (), None))
                 continue
             digest = spec.content_hash(fingerprint)
             hashes[spec.id] = digest
@@ -249,12 +290,13 @@ class QueueService:
                     }
                     for o in prior.outputs
                 )
-                settled.append((spec, JobStatus.SKIPPED.value, None, outs))
+                done = "already done: same source content and settings"
+                settled.append((spec, JobStatus.SKIPPED.value, None, outs, done))
                 continue
             own = {o.path for o in prior.outputs} if prior else set()
             spec, clash = self._resolve_names(spec, reserved, own)
-            if clash:
-                settled.append((spec, JobStatus.SKIPPED.value, f"output exists: {clash}", ()))
+            if clash:  # the skip policy: a fact for the person (warning), not an error
+                settled.append((spec, JobStatus.SKIPPED.value, None, (), f"output exists: {clash}"))
                 continue
             reserved.update(o.path for o in spec.outputs)
             queued.append(spec)
@@ -268,14 +310,8 @@ class QueueService:
             app_version=__version__,
             ffmpeg_version=self._ffmpeg_version,
         )
-        for spec in all_specs:
-            self._announce(spec, batch_id)
-        for spec, status, error, outs in settled:
-            warning = (
-                "already done: same source content and settings"
-                if status == "skipped" and not error
-                else None
-            )
+        self._announce(all_specs, batch_id)
+        for spec, status, error, outs, warning in settled:
             self._bus.publish(
                 JobFinished(spec.id, status, error=error, warning=warning, outputs=outs)
             )

@@ -39,10 +39,11 @@ def expand_paths(paths: list[str] | tuple[str, ...], *, exclude: Path | None = N
     excluded = exclude.resolve() if exclude else None
 
     def add(p: Path) -> None:
-        rp = p.resolve()
-        if rp not in seen:
-            seen.add(rp)
-            result.files.append(rp)
+        # Callers pass resolved paths (a named file, or a child of a resolved folder): resolving
+        # each of 10,000 walked files again would cost more than the walk itself.
+        if p not in seen:
+            seen.add(p)
+            result.files.append(p)
 
     for raw in paths:
         if "://" in raw and not raw.startswith("file://"):
@@ -50,7 +51,7 @@ def expand_paths(paths: list[str] | tuple[str, ...], *, exclude: Path | None = N
             continue
         p = Path(raw.removeprefix("file://")).expanduser()
         if p.is_dir():
-            for root, dirs, files in os.walk(p):
+            for root, dirs, files in os.walk(p.resolve()):
                 rootp = Path(root)
                 dirs[:] = sorted(
                     d for d in dirs if not d.startswith(".") and (rootp / d).resolve() != excluded
@@ -64,7 +65,7 @@ def expand_paths(paths: list[str] | tuple[str, ...], *, exclude: Path | None = N
                     else:
                         result.skipped.append(f)
         elif p.exists() or p.is_symlink():
-            add(p)
+            add(p.resolve())
         else:
             result.missing.append(p)
     return result
