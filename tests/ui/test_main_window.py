@@ -31,7 +31,13 @@ def window(core, qtbot):
     return w
 
 
-def drop(window: MainWindow, urls: list[QUrl]) -> None:
+def add(window: MainWindow, qtbot, paths: list[str]) -> None:
+    """Enqueue through the window and wait until the worker thread's result is committed."""
+    with qtbot.waitSignal(window.enqueued, timeout=10000):
+        window.enqueue_paths(paths)
+
+
+def drop(window: MainWindow, urls: list[QUrl], qtbot=None) -> None:
     mime = QMimeData()
     mime.setUrls(urls)
     enter = QDragEnterEvent(
@@ -50,14 +56,18 @@ def drop(window: MainWindow, urls: list[QUrl]) -> None:
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    window.dropEvent(ev)
+    if qtbot is None:
+        window.dropEvent(ev)
+        return
+    with qtbot.waitSignal(window.enqueued, timeout=10000):
+        window.dropEvent(ev)
 
 
-def test_empty_state_then_queue(window: MainWindow, core, landscape_clip: Path) -> None:
+def test_empty_state_then_queue(window: MainWindow, core, qtbot, landscape_clip: Path) -> None:
     assert window.windowTitle() == "Reelforge"
     assert window.queue_view.stack.currentIndex() == 0  # the inviting empty state
     core.executor.pause()
-    drop(window, [QUrl.fromLocalFile(str(landscape_clip))])
+    drop(window, [QUrl.fromLocalFile(str(landscape_clip))], qtbot)
     assert window.queue_view.stack.currentIndex() == 1
     assert window.model.rowCount() == 1
     window.update_status()
@@ -66,7 +76,7 @@ def test_empty_state_then_queue(window: MainWindow, core, landscape_clip: Path) 
 
 
 def test_drop_folder_reports_non_media_and_refuses_remote(
-    window, core, tmp_path, landscape_clip
+    window, core, qtbot, tmp_path, landscape_clip
 ) -> None:
     core.executor.pause()
     folder = tmp_path / "drop"
@@ -74,7 +84,7 @@ def test_drop_folder_reports_non_media_and_refuses_remote(
     (folder / "sub" / "clip.mp4").write_bytes(landscape_clip.read_bytes())
     for name in ("notes.txt", "cover.jpg", "readme.md"):
         (folder / name).write_text("x")
-    drop(window, [QUrl.fromLocalFile(str(folder)), QUrl("https://example.com/v.mp4")])
+    drop(window, [QUrl.fromLocalFile(str(folder)), QUrl("https://example.com/v.mp4")], qtbot)
     assert window.model.rowCount() == 1
     text = window.banner.label.text()
     assert "3 files skipped: not media" in text or "remote URL" in text
@@ -88,8 +98,7 @@ def test_only_remote_urls_are_refused_with_a_message(window) -> None:
 
 
 def test_a_batch_runs_to_the_end(window, core, qtbot, tiny_clip) -> None:
-    with qtbot.waitSignal(window.model.counts_changed, timeout=5000):
-        window.enqueue_paths([str(tiny_clip)])
+    add(window, qtbot, [str(tiny_clip)])
     finished: list[BatchFinished] = []
     core.bus.subscribe(BatchFinished, finished.append)
     qtbot.waitUntil(lambda: bool(finished), timeout=60000)
@@ -102,7 +111,7 @@ def test_a_batch_runs_to_the_end(window, core, qtbot, tiny_clip) -> None:
 
 def test_cancel_and_retry_selected(window, core, qtbot, landscape_clip) -> None:
     core.executor.pause()
-    window.enqueue_paths([str(landscape_clip)])
+    add(window, qtbot, [str(landscape_clip)])
     tree = window.queue_view.tree
     tree.selectAll()
     window.cancel_selected()
@@ -123,7 +132,9 @@ def test_pause_toggle_reflects_lane_state(window, core) -> None:
     assert not any(core.executor.is_paused(lane) for lane in _lanes())
 
 
-def test_quit_asks_only_when_jobs_are_active(window, core, monkeypatch, landscape_clip) -> None:
+def test_quit_asks_only_when_jobs_are_active(
+    window, core, qtbot, monkeypatch, landscape_clip
+) -> None:
     asked: list[bool] = []
     monkeypatch.setattr(window, "ask_quit", lambda: asked.append(True) or QuitChoice.BACK)
     quits: list[bool] = []
@@ -131,7 +142,7 @@ def test_quit_asks_only_when_jobs_are_active(window, core, monkeypatch, landscap
     window.close()
     assert quits == [True]  # closing the window asks the app to quit; the app decides
     core.executor.pause()
-    window.enqueue_paths([str(landscape_clip)])
+    add(window, qtbot, [str(landscape_clip)])
     assert window.active_jobs() == 1
 
 

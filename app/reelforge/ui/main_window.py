@@ -4,6 +4,7 @@ queue service (commands) and the bus (events) only."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,19 +27,20 @@ from PySide6.QtWidgets import (
 
 from reelforge.__about__ import __version__
 from reelforge.bootstrap import App
+from reelforge.bus import ThreadHop
 from reelforge.config import save_settings
 from reelforge.domain.commands import CancelJobs, Enqueue, RetryJobs
 from reelforge.domain.events import (
-    BatchFinished,
     JobFinished,
     JobLogged,
     JobProgressed,
-    JobQueued,
+    JobsQueued,
     JobStarted,
     QueueStateChanged,
 )
 from reelforge.domain.jobs import Lane
 from reelforge.domain.presets import PresetError
+from reelforge.services.queue import PreparedBatch
 from reelforge.ui.banner import Banner
 from reelforge.ui.desktop import open_path, reveal
 from reelforge.ui.icons import app_icon
@@ -69,6 +71,7 @@ def urls_to_paths(urls: list[QUrl]) -> tuple[list[str], list[str]]:
 class MainWindow(QMainWindow):
     quit_requested = Signal()  # the app decides how to shut down (tray, jobs, ...)
     settings_requested = Signal()
+    enqueued = Signal(int)  # a drop was committed (batch id, 0 when nothing was added)
 
     def __init__(self, core: App, *, tray_available: Callable[[], bool] = lambda: False):
         super().__init__()
@@ -79,15 +82,16 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1180, 760)
 
+        self._adding = 0
+        self._prepared = ThreadHop(self._on_prepared)
         self.model = QueueModel(self)
         bus = core.bus
-        bus.subscribe(JobQueued, self.model.on_queued)
+        bus.subscribe(JobsQueued, self.model.on_queued)
         bus.subscribe(JobStarted, self.model.on_started)
         bus.subscribe(JobProgressed, self.model.on_progress)
         bus.subscribe(JobFinished, self.model.on_finished)
         bus.subscribe(JobFinished, self._remember_output)
         bus.subscribe(QueueStateChanged, self._queue_state_changed)
-        bus.subscribe(BatchFinished, self._batch_finished)
 
         self.banner = Banner()
         self.queue_view = QueueView(self.model)
@@ -328,15 +332,41 @@ class MainWindow(QMainWindow):
         return QFileDialog.getExistingDirectory(self, title, start)
 
     def enqueue_paths(self, paths: list[str], *, origin: str = "gui") -> None:
+        """Walk, stat and persist on a worker thread; announce and submit back on this one.
+
+        A drop of 10,000 files gives control back at once; the rows appear when they are
+        committed to the history, never before.
+        """
         if not paths:
             return
         presets = self.chosen_presets() or self.core.settings.presets
         out = self.core.settings.effective_output_dir
+        cmd = Enqueue(tuple(paths), tuple(presets), out, origin)
+        self._adding += 1
+        self.statusBar().showMessage(f"Adding {len(paths)} item(s)…")
+        threading.Thread(target=self._prepare, args=(cmd,), name="rf-enqueue", daemon=True).start()
+
+    def _prepare(self, cmd: Enqueue) -> None:  # on the worker thread
         try:
-            res = self.core.queue.enqueue(Enqueue(tuple(paths), tuple(presets), out, origin))
+            self._prepared.post(("ok", self.core.queue.prepare(cmd)))
         except PresetError as err:
-            self.banner.show_message(str(err), "error")
+            self._prepared.post(("error", str(err)))
+        except Exception as err:  # a full disk, a locked database: one line for the person
+            log.exception("enqueue failed")
+            self._prepared.post(("error", f"Could not add the files: {err}"))
+
+    def _on_prepared(self, item: tuple[str, object]) -> None:
+        self._adding -= 1
+        if not self._adding:
+            self.statusBar().clearMessage()
+        kind, payload = item
+        if kind == "error":
+            self.banner.show_message(str(payload), "error")
             return
+        prepared = payload
+        assert isinstance(prepared, PreparedBatch)
+        self.core.queue.commit(prepared)
+        res = prepared.result
         notes = []
         if res.skipped_non_media:
             n = res.skipped_non_media
@@ -348,6 +378,7 @@ class MainWindow(QMainWindow):
         elif res.batch_id is None:
             self.banner.show_message("Nothing to add there: no media files found.", "warning")
         self.tabs.setCurrentWidget(self.queue_view)
+        self.enqueued.emit(res.batch_id or 0)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -496,16 +527,6 @@ class MainWindow(QMainWindow):
         for out in event.outputs:
             if out.get("path"):
                 self.last_output_dir = str(Path(str(out["path"])).parent)
-
-    def _batch_finished(self, event: BatchFinished) -> None:
-        failed = event.counts.get("failed", 0)
-        if failed and not self.isActiveWindow():
-            return  # the notification tells; the banner is for when the window is in use
-        if failed:
-            file, reason = event.failures[0] if event.failures else ("", "")
-            self.banner.show_message(
-                f"Batch finished: {failed} job(s) failed — {Path(file).name}: {reason}", "error"
-            )
 
     def show_batch(self, batch_id: int) -> None:
         """Bring the window up on a batch (a notification was clicked)."""

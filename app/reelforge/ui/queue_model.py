@@ -26,7 +26,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from reelforge.domain.events import (
     JobFinished,
     JobProgressed,
-    JobQueued,
+    JobsQueued,
     JobStarted,
 )
 from reelforge.ui.icons import status_icon
@@ -142,35 +142,45 @@ class QueueModel(QAbstractItemModel):
         self.started_at = time.monotonic()
 
     # -- bus handlers --------------------------------------------------------------------------
-    def on_queued(self, e: JobQueued) -> None:
-        if e.job_id in self._job_at:  # a retry or a resume: the row exists, reset it
-            src, job = self._job_at[e.job_id]
-            job.status, job.percent, job.speed, job.eta, job.error = (
-                "queued",
-                None,
-                None,
-                None,
-                None,
-            )
-            self._mark(e.job_id)
-            return
-        src = self._source_of_path.get(e.source)
-        if src is None:
-            src = SourceRow(self._next_uid, e.source, batch_id=e.batch_id)
-            self._next_uid += 1
-            row = len(self._sources)
-            self.beginInsertRows(QModelIndex(), row, row)
-            self._sources.append(src)
-            self._by_uid[src.uid] = src
-            self._row_of_uid[src.uid] = row
-            self._source_of_path[e.source] = src
+    def on_queued(self, e: JobsQueued) -> None:
+        """New sources are appended in one insert (their jobs with them); jobs for sources
+        already shown are inserted per source; a job shown already (retry, resume) resets."""
+        new_sources: list[SourceRow] = []
+        added: dict[int, list[JobRow]] = {}
+        for q in e.jobs:
+            if q.job_id in self._job_at:
+                job = self._job_at[q.job_id][1]
+                job.status, job.error, job.warning = "queued", None, None
+                job.percent = job.speed = job.eta = None
+                self._mark(q.job_id)
+                continue
+            src = self._source_of_path.get(q.source)
+            if src is None:
+                src = SourceRow(self._next_uid, q.source, batch_id=e.batch_id)
+                self._next_uid += 1
+                self._source_of_path[q.source] = src
+                self._by_uid[src.uid] = src
+                new_sources.append(src)
+            job = JobRow(q.job_id, q.kind, q.preset, q.label)
+            self._job_at[q.job_id] = (src, job)
+            if src.uid in self._row_of_uid:  # an existing row: insert under it below
+                added.setdefault(src.uid, []).append(job)
+            else:
+                src.jobs.append(job)
+        for uid, jobs in added.items():
+            src = self._by_uid[uid]
+            parent = self.index(self._row_of_uid[uid], 0)
+            first = len(src.jobs)
+            self.beginInsertRows(parent, first, first + len(jobs) - 1)
+            src.jobs.extend(jobs)
             self.endInsertRows()
-        job = JobRow(e.job_id, e.kind, e.preset, e.label)
-        parent = self.index(self._row_of_uid[src.uid], 0)
-        self.beginInsertRows(parent, len(src.jobs), len(src.jobs))
-        src.jobs.append(job)
-        self._job_at[e.job_id] = (src, job)
-        self.endInsertRows()
+        if new_sources:
+            first = len(self._sources)
+            self.beginInsertRows(QModelIndex(), first, first + len(new_sources) - 1)
+            for i, src in enumerate(new_sources):
+                self._sources.append(src)
+                self._row_of_uid[src.uid] = first + i
+            self.endInsertRows()
         self.counts_changed.emit()
 
     def on_started(self, e: JobStarted) -> None:

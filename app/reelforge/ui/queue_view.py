@@ -195,8 +195,14 @@ class QueueView(QWidget):
         self.current_job_changed.emit(self.current_job_id())
 
     def _rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
-        if parent.isValid():  # keep sources expanded so their jobs are visible
+        # Keep sources expanded so their jobs are visible.
+        if parent.isValid():
             self.tree.expand(self.proxy.mapFromSource(parent))
+        elif last - first < 64:
+            for row in range(first, last + 1):
+                self.tree.expand(self.proxy.mapFromSource(self.model.index(row, 0)))
+        else:
+            self.tree.expandAll()  # one layout pass instead of thousands
         self._update_page()
 
     def _update_page(self, *_: object) -> None:

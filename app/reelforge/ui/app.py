@@ -1,0 +1,214 @@
+"""The desktop entry: one instance per user and data folder, the window, tray and notifications.
+
+The core comes from bootstrap.build() like the CLI's; this module only adds the UI around it
+and decides what quitting means.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from reelforge.__about__ import __version__
+from reelforge.bootstrap import App, build
+from reelforge.config import Settings
+from reelforge.services.notifications import BatchNotifier
+from reelforge.ui.history_view import HistoryTab
+from reelforge.ui.icons import app_icon
+from reelforge.ui.main_window import MainWindow, QuitChoice
+from reelforge.ui.notify import DesktopNotifier
+from reelforge.ui.presets_editor import PresetsTab
+from reelforge.ui.settings_dialog import SettingsDialog
+from reelforge.ui.single_instance import SingleInstance
+from reelforge.ui.theme import apply_theme
+from reelforge.ui.tray import Tray
+
+log = logging.getLogger("reelforge.ui")
+
+
+class DesktopApp:
+    """Owns the window, the tray and the notifier, and the way the app ends."""
+
+    def __init__(self, qt: QApplication, core: App) -> None:
+        self.qt, self.core = qt, core
+        apply_theme(qt, core.settings.theme)
+        self.tray = Tray()
+        self.window = MainWindow(core, tray_available=self.tray.available)
+        logging.getLogger("reelforge").addHandler(self.window.logs.handler)
+
+        self.history = HistoryTab(core.repo)
+        self.history.set_presets(sorted(core.presets.all))
+        self.history.rerun_requested.connect(self.window.retry_jobs)
+        self.history.show_log_requested.connect(self._show_history_log)
+        self.presets_tab = PresetsTab(core.presets)
+        self.presets_tab.presets_changed.connect(self._presets_changed)
+        self.window.tabs.addTab(self.history, "History")
+        self.window.tabs.addTab(self.presets_tab, "Presets")
+        self.window.tabs.currentChanged.connect(self._tab_changed)
+        self.window.settings_requested.connect(self.open_settings)
+        self.window.quit_requested.connect(self.request_quit)
+
+        self.notifier = DesktopNotifier(self.tray)
+        self.notifier.banner_requested.connect(
+            lambda text: self.window.banner.show_message(text, "info")
+        )
+        self.notifier.activated.connect(self.window.show_batch)
+        self.batch_notifier = BatchNotifier(core.bus, self.notifier.deliver)
+        self.batch_notifier.enabled = core.settings.notifications
+
+        self.tray.show_hide_requested.connect(self.toggle_window)
+        self.tray.pause_toggled.connect(self.window.set_paused)
+        self.tray.open_last_output_requested.connect(self._open_last_output)
+        self.tray.quit_requested.connect(self.request_quit)
+        self._tray_timer = QTimer()
+        self._tray_timer.setInterval(500)
+        self._tray_timer.timeout.connect(self._update_tray)
+        self._tray_timer.start()
+        self._quitting = False
+
+    # -- start-up ------------------------------------------------------------------------------
+    def start(self, files: list[str]) -> None:
+        self.window.show()
+        for notice in self.core.notices:
+            self.window.banner.show_message(notice, "warning")
+        resumed = self.core.queue.resume_pending()
+        if resumed:
+            self.window.model.mark_resumed(resumed)
+            self.window.banner.show_message(
+                f"Resumed {len(resumed)} job(s) left unfinished last time.", "info"
+            )
+        if files:
+            self.window.enqueue_paths(files)
+
+    def receive(self, files: list[str]) -> None:
+        """Files handed over by a second launch (or none: just show the window)."""
+        self.show_window()
+        if files:
+            self.window.enqueue_paths(files)
+
+    # -- window, tray, settings ----------------------------------------------------------------
+    def show_window(self) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def toggle_window(self) -> None:
+        if self.window.isVisible() and not self.window.isMinimized():
+            self.window.hide()
+        else:
+            self.show_window()
+
+    def _update_tray(self) -> None:
+        self.tray.set_progress(self.window.tooltip_text())
+        self.tray.set_last_output(self.window.last_output_dir)
+        self.tray.set_paused(self.window.act_pause.isChecked())
+
+    def _open_last_output(self) -> None:
+        from reelforge.ui.desktop import open_path
+
+        if self.window.last_output_dir:
+            open_path(self.window.last_output_dir)
+
+    def _tab_changed(self, index: int) -> None:
+        if self.window.tabs.widget(index) is self.history:
+            self.history.refresh()
+
+    def _show_history_log(self, job_id: str) -> None:
+        rec = self.core.repo.get_job(job_id)
+        title = f"{Path(rec.source_path).name} — {rec.label}" if rec else ""
+        self.window.logs_dock.show()
+        self.window.logs.setCurrentIndex(0)
+        self.window.logs.show_job(job_id, title)
+
+    def _presets_changed(self) -> None:
+        known = self.core.presets.all
+        kept = tuple(p for p in self.core.settings.presets if p in known) or ("web",)
+        if kept != self.core.settings.presets:
+            self.window._save_settings(presets=kept)  # a deleted or renamed preset
+        self.window.refresh_presets()
+        self.history.set_presets(sorted(self.core.presets.all))
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.core.settings, self.core.paths.settings, self.window)
+        dialog.settings_changed.connect(self.apply_settings)
+        dialog.exec()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Settings take effect at once where they can; the ffmpeg binary on next start."""
+        old = self.core.settings
+        self.core.settings = settings
+        from reelforge.domain.jobs import Lane
+
+        self.core.executor.set_concurrency(Lane.LIGHT, settings.light_concurrency)
+        self.core.executor.set_concurrency(Lane.HEAVY, settings.heavy_concurrency)
+        self.core.queue.collision = settings.collision
+        self.batch_notifier.enabled = settings.notifications
+        if settings.theme != old.theme:
+            apply_theme(self.qt, settings.theme)
+        self.window._update_out_button()
+        if settings.ffmpeg_path != old.ffmpeg_path:
+            self.window.banner.show_message(
+                "The new ffmpeg binary is used from the next start of Reelforge.", "info"
+            )
+
+    # -- quitting ------------------------------------------------------------------------------
+    def request_quit(self) -> None:
+        if self._quitting:
+            return
+        if self.window.active_jobs():
+            self.show_window()
+            choice = self.window.ask_quit()
+            if choice == QuitChoice.BACK:
+                return
+            if choice == QuitChoice.TRAY:
+                self.window.hide()
+                return
+        self.quit()
+
+    def quit(self) -> None:
+        """Stop: running jobs become interrupted (resumed next time), queued ones stay queued."""
+        self._quitting = True
+        self._tray_timer.stop()
+        self.tray.hide()
+        self.core.close(interrupt=True)
+        self.qt.quit()
+
+
+def run_gui(files: list[str]) -> int:
+    QApplication.setApplicationName("Reelforge")
+    QApplication.setApplicationVersion(__version__)
+    QApplication.setDesktopFileName("reelforge")
+    qt = QApplication.instance() or QApplication(sys.argv[:1])
+    qt.setWindowIcon(app_icon())
+    qt.setQuitOnLastWindowClosed(False)  # closing the window may mean "keep running in tray"
+
+    instance = SingleInstance()
+    absolute = [str(Path(f).expanduser().absolute()) for f in files]
+    if instance.forward(absolute):
+        print("reelforge: handed over to the running window", file=sys.stderr)
+        return 0
+    instance.listen()
+
+    try:
+        core = build()
+    except Exception as err:  # one line for a person: ffmpeg missing, database locked, ...
+        QMessageBox.critical(None, "Reelforge cannot start", str(err).splitlines()[0])
+        return 1
+    app = DesktopApp(qt, core)
+    instance.files_received.connect(app.receive)
+    app.start(absolute)
+
+    # Ctrl-C in the terminal that started us: quit the way the Quit action does, no dialog.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)  # lets Python run its signal handlers during Qt's loop
+    tick.start(200)
+    code = qt.exec()
+    instance.close()
+    return code
