@@ -103,8 +103,10 @@ class LocalExecutor(QObject):
             if spec.id == job_id:
                 state.pending.remove(spec)
                 self._lane_of.pop(job_id, None)
-                status = JobStatus.INTERRUPTED if reason == INTERRUPTED else JobStatus.CANCELLED
-                self._bus.publish(JobFinished(job_id, status.value, error=reason))
+                if reason != INTERRUPTED:
+                    self._bus.publish(JobFinished(job_id, JobStatus.CANCELLED.value, error=reason))
+                # On shutdown a job that never started stays queued in the history: nothing
+                # happened to it, and resume picks it up next time.
                 return True
         return False
 
