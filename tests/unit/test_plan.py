@@ -170,3 +170,16 @@ def test_preview_is_short_and_small() -> None:
     assert p["seconds"] <= 5 and p["width"] <= 480 and p["start"] + p["seconds"] <= 60
     (short,) = plan_jobs(info(1920, 1080, duration=2), PRESETS["preview"], OUT)
     assert short.spec.params["seconds"] == 2 and short.spec.params["start"] == 0
+
+
+def test_identical_posters_from_two_presets_are_made_once() -> None:
+    from reelforge.services.queue import _without_duplicate_posters
+
+    mi = info(1920, 1080)
+    planned = [*plan_jobs(mi, PRESETS["web"], OUT), *plan_jobs(mi, PRESETS["thumbnails"], OUT)]
+    kept = _without_duplicate_posters(planned)
+    roles = sorted(o.role for j in kept for o in j.spec.outputs)
+    assert roles == ["1080p", "480p", "720p", "contact", "poster"]
+    sheet_job = next(j.spec for j in kept if any(o.role == "contact" for o in j.spec.outputs))
+    assert "poster" not in sheet_job.params and "sheet" in sheet_job.params
+    assert sheet_job.label == "thumbnails: contact"

@@ -8,6 +8,7 @@ so every consumer sees every job end the same way.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -258,7 +259,7 @@ class QueueService:
         planned: list[PlannedJob] = []
         for name in batch.presets:
             planned.extend(plan_jobs(info, self._presets.get(name), batch.out_dir))
-        self._settle(planned, probe.batch_id, source_id, fp or "")
+        self._settle(_without_duplicate_posters(planned), probe.batch_id, source_id, fp or "")
 
     def _settle(
         self, planned: list[PlannedJob], batch_id: int, source_id: int, fingerprint: str
@@ -379,3 +380,28 @@ def _outputs_intact(rec: JobRecord, exists: Callable[[Path], bool] = Path.is_fil
         if not exists(p) or p.stat().st_size != o.size:
             return False
     return True
+
+
+def _without_duplicate_posters(planned: list[PlannedJob]) -> list[PlannedJob]:
+    """Two presets in one drop asking for the identical poster make it once, not twice.
+
+    (web and thumbnails both include a poster; the second would only be a "(2)" copy.)
+    """
+    seen: set[str] = set()
+    kept: list[PlannedJob] = []
+    for pj in planned:
+        spec = pj.spec
+        poster = spec.params.get("poster") if spec.kind is JobKind.THUMBNAILS else None
+        if pj.reject or poster is None:
+            kept.append(pj)
+            continue
+        key = json.dumps(poster, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(pj)
+            continue
+        outputs = tuple(o for o in spec.outputs if o.role != "poster")
+        if outputs:  # the contact sheet is still wanted from this job
+            params = {k: v for k, v in spec.params.items() if k != "poster"}
+            kept.append(PlannedJob(replace(spec, outputs=outputs, params=params)))
+    return kept

@@ -380,7 +380,7 @@ class QueueModel(QAbstractItemModel):
             if col == COL_STATUS:
                 return status
             if col == COL_PROGRESS:
-                return f"{src.percent():.0f}%"
+                return "" if status == "failed" else f"{src.percent():.0f}%"
             if col == COL_SIZE:
                 return human_size(sum(j.output_size for j in src.jobs))
             if col == COL_MSG:
@@ -413,8 +413,9 @@ class QueueModel(QAbstractItemModel):
                 return job.label
             if col == COL_STATUS:
                 return job.status + (" (resumed)" if job.resumed else "")
-            if col == COL_PROGRESS:
-                return "" if job.percent is None else f"{job.percent:.0f}%"
+            if col == COL_PROGRESS:  # the text under the bar: none where no bar is drawn
+                pct = self._job_data(job, col, PERCENT_ROLE)
+                return "" if pct is None else f"{pct:.0f}%"
             if col == COL_SPEED:
                 return f"{job.speed:.2f}x" if job.speed and job.status == "running" else ""
             if col == COL_ETA:
