@@ -18,6 +18,7 @@ from reelforge.config import Paths, Settings, load_settings
 from reelforge.domain.naming import is_temp_name
 from reelforge.executors.local import LocalExecutor
 from reelforge.runner import RunContext
+from reelforge.services.diskguard import DiskGuard
 from reelforge.services.presets import PresetCatalog
 from reelforge.services.queue import QueueService
 from reelforge.services.recorder import HistoryRecorder
@@ -83,7 +84,11 @@ def build(
         stall_timeout=settings.stall_timeout,
     )
     executor = LocalExecutor(
-        bus, ctx, light=settings.light_concurrency, heavy=settings.heavy_concurrency
+        bus,
+        ctx,
+        light=settings.light_concurrency,
+        heavy=settings.heavy_concurrency,
+        gate=DiskGuard().check,
     )
     presets = PresetCatalog(resource("presets"), paths.presets)
     notices.extend(f"preset ignored: {e}" for e in presets.errors)

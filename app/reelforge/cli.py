@@ -183,7 +183,13 @@ def _run_batch(args: argparse.Namespace) -> int:
 
     from reelforge.cli_report import BatchReporter
     from reelforge.domain.commands import Enqueue
-    from reelforge.domain.events import BatchFinished, JobFinished, JobProgressed, JobStarted
+    from reelforge.domain.events import (
+        BatchFinished,
+        JobFinished,
+        JobProgressed,
+        JobStarted,
+        QueueStateChanged,
+    )
     from reelforge.domain.presets import PresetError
 
     if getattr(args, "jobs", None) is not None and args.jobs < 1:
@@ -202,6 +208,13 @@ def _run_batch(args: argparse.Namespace) -> int:
     app.bus.subscribe(JobStarted, reporter.job_started)
     app.bus.subscribe(JobProgressed, reporter.job_progressed)
     app.bus.subscribe(BatchFinished, on_batch_finished)
+    app.bus.subscribe(
+        QueueStateChanged,
+        lambda e: reporter.note(
+            f"{e.lane} jobs {'paused' if e.paused else 'resumed'}"
+            + (f": {e.reason}" if e.reason else "")
+        ),
+    )
 
     try:
         if args.command == "process":

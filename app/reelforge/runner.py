@@ -194,11 +194,22 @@ def _prepare_folders(spec: JobSpec) -> None:
             raise JobFailed(f"output folder is not writable: {folder}")
 
 
+def _check_unchanged(spec: JobSpec) -> None:
+    """The plan was made for the file as probed; a file replaced since is not what was asked."""
+    state = spec.params.get("source_state")
+    if not state:
+        return
+    st = os.stat(spec.source)
+    if st.st_size != state.get("size") or abs(st.st_mtime - float(state.get("mtime", 0))) > 1e-3:
+        raise JobFailed("source file changed after it was queued (add it again)")
+
+
 def _media_job(
     spec: JobSpec, report: Report, cancel: CancelToken, ctx: RunContext, log_path: Path
 ) -> dict[str, Any]:
     if not os.path.isfile(spec.source):
         raise JobFailed("source file is gone")
+    _check_unchanged(spec)
     _prepare_folders(spec)
     attempt = uuid.uuid4().hex[:8]
     temps = {t.role: temp_path(Path(t.path), attempt) for t in spec.outputs}

@@ -264,3 +264,39 @@ def test_damage_in_the_middle_finishes(
                 assert_one_line(job["warning"])
     assert result.rc == (1 if any(j["status"] == "failed" for j in jobs) else 0)
     assert_no_temp_files(out)
+
+
+def test_a_source_replaced_or_deleted_after_queueing_fails_with_a_reason(
+    qapp, qtbot, tmp_path: Path
+) -> None:
+    from reelforge.bootstrap import build
+    from reelforge.domain.commands import Enqueue
+    from reelforge.domain.events import BatchFinished, SourceProbed
+    from reelforge.domain.jobs import Lane
+
+    a = make_clip(tmp_path / "a.mp4", size="320x240", seconds=1)
+    b = make_clip(tmp_path / "b.mp4", size="320x240", seconds=1)
+    app = build()
+    finished: list[BatchFinished] = []
+    app.bus.subscribe(BatchFinished, finished.append)
+    probed: list[SourceProbed] = []
+    app.bus.subscribe(SourceProbed, probed.append)
+    try:
+        app.executor.pause(Lane.HEAVY)  # let the probes run, hold the encodes
+        app.queue.enqueue(Enqueue((str(a), str(b)), ("remux",), str(tmp_path / "out")))
+        qtbot.waitUntil(lambda: len(probed) == 2, timeout=30000)
+        make_clip(a, size="320x240", seconds=2)  # replaced by another file
+        b.unlink()  # deleted
+        app.executor.resume(Lane.HEAVY)
+        qtbot.waitUntil(lambda: bool(finished), timeout=60000)
+    finally:
+        app.close(interrupt=False)
+    errors = {
+        Path(j.source_path).name: j.error
+        for j in app.repo.jobs_in_batch(finished[0].batch_id)
+        if j.kind.value == "remux"
+    }
+    assert errors == {
+        "a.mp4": "source file changed after it was queued (add it again)",
+        "b.mp4": "source file is gone",
+    }

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from reelforge.bus import Bus, ThreadHop
 from reelforge.domain.events import (
@@ -69,11 +70,28 @@ class _LaneState:
     pending: deque[JobSpec] = field(default_factory=deque)
     running: dict[str, CancelToken] = field(default_factory=dict)
     paused: bool = False
+    gate_reason: str = ""  # paused by the gate (low disk), not by a person
 
 
 class LocalExecutor(QObject):
-    def __init__(self, bus: Bus, ctx: RunContext, *, light: int = 2, heavy: int = 1):
+    GATE_RECHECK_MS = 5000
+
+    def __init__(
+        self,
+        bus: Bus,
+        ctx: RunContext,
+        *,
+        light: int = 2,
+        heavy: int = 1,
+        gate: Callable[[JobSpec], str | None] | None = None,
+    ):
+        """`gate` is asked before a heavy job starts; a reason pauses the heavy lane until
+        the gate lets the job through again (checked every few seconds)."""
         super().__init__()
+        self._gate = gate
+        self._gate_timer = QTimer(self)
+        self._gate_timer.setInterval(self.GATE_RECHECK_MS)
+        self._gate_timer.timeout.connect(self._recheck_gate)
         self._bus, self._ctx = bus, ctx
         self._done = ThreadHop(self._on_finished)
         # Threads are made on demand up to the cap; the lane's slot count is what limits work.
@@ -154,12 +172,31 @@ class LocalExecutor(QObject):
         self._bus.flush()
         self._done.drain()
 
+    def _recheck_gate(self) -> None:
+        for state in self._lanes.values():
+            if not state.gate_reason:
+                continue
+            if not state.paused:  # resumed by a person meanwhile: the next pump asks again
+                state.gate_reason = ""
+            elif not state.pending or not self._gate or not self._gate(state.pending[0]):
+                state.gate_reason = ""
+                self.resume(state.lane, "disk space is back")
+        if not any(s.gate_reason for s in self._lanes.values()):
+            self._gate_timer.stop()
+
     # -- internals ---------------------------------------------------------------------------
     def _select(self, lane: Lane | None) -> list[_LaneState]:
         return list(self._lanes.values()) if lane is None else [self._lanes[lane]]
 
     def _pump(self, state: _LaneState) -> None:
         while not state.paused and state.pending and len(state.running) < state.slots:
+            if self._gate and state.lane is Lane.HEAVY:
+                reason = self._gate(state.pending[0])
+                if reason:
+                    state.gate_reason = reason
+                    self.pause(state.lane, reason)
+                    self._gate_timer.start()
+                    return
             spec = state.pending.popleft()
             token = CancelToken()
             state.running[spec.id] = token

@@ -257,8 +257,12 @@ class QueueService:
         )
         self._bus.publish(SourceProbed(probe.id, source_id, info.to_dict()))
         planned: list[PlannedJob] = []
+        # The file as probed; a job refuses to run on a file changed since (see runner).
+        state = {"size": src.get("size", info.size), "mtime": src.get("mtime", 0.0)}
         for name in batch.presets:
-            planned.extend(plan_jobs(info, self._presets.get(name), batch.out_dir))
+            for pj in plan_jobs(info, self._presets.get(name), batch.out_dir):
+                params = {**pj.spec.params, "source_state": state}
+                planned.append(PlannedJob(replace(pj.spec, params=params), pj.reject))
         self._settle(_without_duplicate_posters(planned), probe.batch_id, source_id, fp or "")
 
     def _settle(
