@@ -17,7 +17,7 @@ from reelforge.ui.single_instance import SingleInstance
 
 @pytest.fixture
 def desktop(qapp: QApplication, qtbot, tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(QApplication, "quit", lambda *a: None)  # keep pytest-qt's app alive
+    monkeypatch.setattr(QApplication, "exit", lambda *a: None)  # keep pytest-qt's app alive
     core = build()
     from dataclasses import replace
 
@@ -39,7 +39,7 @@ def test_interrupted_jobs_are_resumed_and_marked(qapp, qtbot, monkeypatch, tiny_
     first.repo.transition(spec.id, JobStatus.RUNNING)
     first.close(interrupt=False)
 
-    monkeypatch.setattr(QApplication, "quit", lambda *a: None)
+    monkeypatch.setattr(QApplication, "exit", lambda *a: None)
     core = build()  # start-up recovery marks it interrupted
     assert core.repo.get_job(spec.id).status is JobStatus.INTERRUPTED
     core.executor.pause()
@@ -119,3 +119,31 @@ def test_second_launch_hands_its_files_over(desktop: DesktopApp, qtbot, tiny_cli
         assert second.forward([str(tiny_clip)])
     assert desktop.window.model.rowCount() == 1
     first.close()
+
+
+def test_self_check_runs_the_real_app_and_ends(tmp_path: Path) -> None:
+    """End to end in a subprocess: the window shows and quitting really ends the event loop
+    (Qt 6's quit() is cancelled by a window that declines to close; exit() is not)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "REELFORGE_HOME": str(tmp_path)}
+    env.pop("DISPLAY", None)
+    res = subprocess.run(
+        [sys.executable, "-m", "reelforge", "--self-check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert [x.split(":")[0] for x in lines[:4]] == [
+        "ok    resources",
+        "ok    database and migrations",
+        "ok    ffmpeg",
+        "ok    window",
+    ]
+    assert lines[-1] == "self-check passed"
+    assert "Traceback" not in res.stderr

@@ -176,7 +176,11 @@ class DesktopApp:
         self._tray_timer.stop()
         self.tray.hide()
         self.core.close(interrupt=True)
-        self.qt.quit()
+        self.window.allow_close = True
+        self.window.close()
+        # exit(), not quit(): Qt 6's quit() asks every window first and is cancelled when one
+        # declines, which the main window does on purpose (its close goes through this method).
+        self.qt.exit(0)
 
 
 def run_gui(files: list[str]) -> int:

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 760)
 
         self._adding = 0
+        self.allow_close = False
         self._prepared = ThreadHop(self._on_prepared)
         self.model = QueueModel(self)
         bus = core.bus
@@ -572,6 +573,9 @@ class MainWindow(QMainWindow):
         return QuitChoice.BACK
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.allow_close:  # the app decided to quit: let the window go
+            event.accept()
+            return
         if self.core.settings.close_to_tray and self._tray_available():
             event.ignore()
             self.hide()

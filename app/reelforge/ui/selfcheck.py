@@ -110,7 +110,7 @@ def _window(home: Path) -> str:
         app.quit()
 
     QTimer.singleShot(1500, look)
-    QTimer.singleShot(15000, qt.quit)  # never hang a self-check
+    QTimer.singleShot(15000, lambda: qt.exit(1))  # never hang a self-check
     qt.exec()
     if not (seen.get("visible") and seen.get("pixels")):
         raise RuntimeError(f"window did not show (platform {qt.platformName()})")
