@@ -113,3 +113,42 @@ def test_a_big_drop_is_one_insert(qapp) -> None:
     assert inserts == [(0, 4999)]
     assert m.rowCount() == 5000 and m.rowCount(m.index(4999, 0)) == 1
     assert m.data(m.index(4999, 0)) == "4999.mp4"
+
+
+def test_running_totals_match_a_full_count(qapp) -> None:
+    """The O(1) counters agree with a walk over every job after any mix of events."""
+    import random
+
+    m = QueueModel()
+    m._timer.stop()
+    rng = random.Random(7)
+    ids = [f"j{i}" for i in range(300)]
+    for i, job in enumerate(ids):
+        queued(m, job, source=f"/v/{i % 40}.mp4")
+    for _ in range(2000):
+        job = rng.choice(ids)
+        op = rng.random()
+        if op < 0.3:
+            m.on_started(JobStarted(job))
+        elif op < 0.6:
+            m.on_progress(JobProgressed(job, rng.uniform(0, 100)))
+        elif op < 0.8:
+            m.on_finished(JobFinished(job, rng.choice(["succeeded", "failed", "cancelled"])))
+        elif op < 0.9:
+            queued(m, job)  # a retry
+        else:
+            m.remove_jobs([job])
+    jobs = [j for s in m._sources for j in s.jobs]
+    walk = {
+        "queued": sum(j.status in ("queued", "interrupted") for j in jobs),
+        "running": sum(j.status == "running" for j in jobs),
+        "failed": sum(j.status == "failed" for j in jobs),
+        "total": len(jobs),
+    }
+    walk["done"] = walk["total"] - walk["queued"] - walk["running"] - walk["failed"]
+    assert m.counts() == walk
+    expected = sum(
+        (j.percent or 0.0) if j.status in ("queued", "running", "interrupted") else 100.0
+        for j in jobs
+    ) / len(jobs)
+    assert abs(m.overall_percent() - expected) < 1e-6

@@ -39,7 +39,7 @@ class DesktopApp:
         apply_theme(qt, core.settings.theme)
         self.tray = Tray()
         self.window = MainWindow(core, tray_available=self.tray.available)
-        logging.getLogger("reelforge").addHandler(self.window.logs.handler)
+        self.window.logs.attach_to(logging.getLogger("reelforge"))
 
         self.history = HistoryTab(core.repo)
         self.history.set_presets(sorted(core.presets.all))
@@ -150,6 +150,7 @@ class DesktopApp:
         self.batch_notifier.enabled = settings.notifications
         if settings.theme != old.theme:
             apply_theme(self.qt, settings.theme)
+            self.window.banner.restyle()
         self.window._update_out_button()
         if settings.ffmpeg_path != old.ffmpeg_path:
             self.window.banner.show_message(
@@ -173,6 +174,7 @@ class DesktopApp:
     def quit(self) -> None:
         """Stop: running jobs become interrupted (resumed next time), queued ones stay queued."""
         self._quitting = True
+        logging.getLogger("reelforge").removeHandler(self.window.logs.handler)
         self._tray_timer.stop()
         self.tray.hide()
         self.core.close(interrupt=True)

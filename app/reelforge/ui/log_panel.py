@@ -109,6 +109,12 @@ class LogPanel(QTabWidget):
         self._hop = ThreadHop(self._on_record)
         self.handler = _QtLogHandler(self._hop)
 
+    def attach_to(self, logger: logging.Logger) -> None:
+        """Show this logger's records; detached again when the panel goes away."""
+        handler = self.handler
+        logger.addHandler(handler)
+        self.destroyed.connect(lambda *_: logger.removeHandler(handler))
+
     # -- job log -------------------------------------------------------------------------------
     def show_job(self, job_id: str, title: str = "") -> None:
         """Load what the job's log file holds so far, then follow it live."""

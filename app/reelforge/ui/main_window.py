@@ -221,10 +221,15 @@ class MainWindow(QMainWindow):
             tb.addAction(act)
         tb.addSeparator()
         self.preset_button = QToolButton()
-        self.preset_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.preset_button.setToolTip("Presets applied to what you drop (choose one or more)")
         self.preset_menu = QMenu(self.preset_button)
-        self.preset_button.setMenu(self.preset_menu)
+        # The menu is opened by hand rather than attached: an attached menu makes some styles
+        # paint their arrow over the text, and a style sheet to hide it broke dark themes.
+        self.preset_button.clicked.connect(
+            lambda: self.preset_menu.exec(
+                self.preset_button.mapToGlobal(self.preset_button.rect().bottomLeft())
+            )
+        )
         tb.addWidget(self.preset_button)
         self.out_button = QToolButton()
         self.out_button.setToolTip("Output folder (click to change)")
@@ -287,7 +292,7 @@ class MainWindow(QMainWindow):
 
     def _update_preset_button(self) -> None:
         names = self.chosen_presets()
-        self.preset_button.setText("Presets: " + (", ".join(names) if names else "none"))
+        self.preset_button.setText("Presets: " + (", ".join(names) if names else "none") + " ▾")
 
     def choose_output_dir(self) -> None:
         folder = self._ask_directory("Output folder", self.core.settings.effective_output_dir)
@@ -502,6 +507,7 @@ class MainWindow(QMainWindow):
             parts.append(f"{c['failed']} failed")
         text = " · ".join(parts) + (" · paused" if paused else "")
         self.counts_label.setText(text)
+        self.overall.setVisible(bool(c["total"]))  # no empty 0% bar before the first drop
         self.overall.setValue(int(pct * 10))
         self.overall.setFormat(f"{pct:.0f}%")
         if c["running"] or c["queued"]:

@@ -102,6 +102,11 @@ class SourceRow:
         return total / len(self.jobs)
 
 
+def _contribution(job: JobRow) -> float:
+    """What a job adds to the overall percentage: done counts whole, active by its progress."""
+    return (job.percent or 0.0) if job.status in _ACTIVE else 100.0
+
+
 def human_size(n: int) -> str:
     if n <= 0:
         return ""
@@ -133,6 +138,10 @@ class QueueModel(QAbstractItemModel):
         self._source_of_path: dict[str, SourceRow] = {}
         self._job_at: dict[str, tuple[SourceRow, JobRow]] = {}
         self._next_uid = 1
+        # Running totals, kept by delta on every change: the status bar, the title and the tray
+        # ask several times a second, and walking 10,000 jobs each time stalled the GUI.
+        self._status_count: dict[str, int] = {}
+        self._contrib_total = 0.0
         self._dirty: set[str] = set()
         self._posters: dict[str, QIcon] = {}
         self._timer = QTimer(self)
@@ -150,8 +159,10 @@ class QueueModel(QAbstractItemModel):
         for q in e.jobs:
             if q.job_id in self._job_at:
                 job = self._job_at[q.job_id][1]
+                self._forget(job)
                 job.status, job.error, job.warning = "queued", None, None
                 job.percent = job.speed = job.eta = None
+                self._count(job)
                 self._mark(q.job_id)
                 continue
             src = self._source_of_path.get(q.source)
@@ -162,6 +173,7 @@ class QueueModel(QAbstractItemModel):
                 self._by_uid[src.uid] = src
                 new_sources.append(src)
             job = JobRow(q.job_id, q.kind, q.preset, q.label)
+            self._count(job)
             self._job_at[q.job_id] = (src, job)
             if src.uid in self._row_of_uid:  # an existing row: insert under it below
                 added.setdefault(src.uid, []).append(job)
@@ -186,7 +198,9 @@ class QueueModel(QAbstractItemModel):
     def on_started(self, e: JobStarted) -> None:
         if e.job_id in self._job_at:
             job = self._job_at[e.job_id][1]
+            self._forget(job)
             job.status, job.percent = "running", 0.0
+            self._count(job)
             self._mark(e.job_id)
             self.counts_changed.emit()
 
@@ -195,6 +209,8 @@ class QueueModel(QAbstractItemModel):
         if hit is None:
             return
         job = hit[1]
+        if job.status in _ACTIVE:
+            self._contrib_total += (e.percent or 0.0) - (job.percent or 0.0)
         job.percent, job.speed, job.eta = e.percent, e.speed, e.eta
         self._dirty.add(e.job_id)  # painted by the next flush, not now
 
@@ -203,15 +219,25 @@ class QueueModel(QAbstractItemModel):
         if hit is None:
             return
         src, job = hit
+        self._forget(job)
         job.status, job.error, job.warning = e.status, e.error, e.warning
         job.outputs = tuple(e.outputs)
         job.percent = 100.0 if e.status == "succeeded" else job.percent
         job.eta = None
+        self._count(job)
         for out in e.outputs:
             if out.get("role") == "poster" and e.status in ("succeeded", "skipped"):
                 src.poster = out.get("path")
         self._mark(e.job_id)
         self.counts_changed.emit()
+
+    def _forget(self, job: JobRow) -> None:
+        self._status_count[job.status] = self._status_count.get(job.status, 0) - 1
+        self._contrib_total -= _contribution(job)
+
+    def _count(self, job: JobRow) -> None:
+        self._status_count[job.status] = self._status_count.get(job.status, 0) + 1
+        self._contrib_total += _contribution(job)
 
     def mark_resumed(self, job_ids: list[str]) -> None:
         for job_id in job_ids:
@@ -249,26 +275,21 @@ class QueueModel(QAbstractItemModel):
 
     # -- queries -------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        c = {"queued": 0, "running": 0, "done": 0, "failed": 0, "total": 0}
-        for src in self._sources:
-            for j in src.jobs:
-                c["total"] += 1
-                if j.status in ("queued", "interrupted"):
-                    c["queued"] += 1
-                elif j.status == "running":
-                    c["running"] += 1
-                elif j.status == "failed":
-                    c["failed"] += 1
-                else:
-                    c["done"] += 1
-        return c
+        """queued / running / done / failed / total, from the running totals (O(1))."""
+        n = self._status_count
+        queued = n.get("queued", 0) + n.get("interrupted", 0)
+        total = sum(n.values())
+        return {
+            "queued": queued,
+            "running": n.get("running", 0),
+            "done": total - queued - n.get("running", 0) - n.get("failed", 0),
+            "failed": n.get("failed", 0),
+            "total": total,
+        }
 
     def overall_percent(self) -> float:
-        jobs = [j for s in self._sources for j in s.jobs]
-        if not jobs:
-            return 0.0
-        done = sum(100.0 if j.status not in _ACTIVE else (j.percent or 0.0) for j in jobs)
-        return done / len(jobs)
+        total = sum(self._status_count.values())
+        return max(0.0, min(100.0, self._contrib_total / total)) if total else 0.0
 
     def job(self, job_id: str) -> JobRow | None:
         hit = self._job_at.get(job_id)
@@ -300,6 +321,7 @@ class QueueModel(QAbstractItemModel):
             if hit is None or hit[1].status in _ACTIVE:
                 continue
             src, job = hit
+            self._forget(job)
             srow = self._row_of_uid[src.uid]
             jrow = src.jobs.index(job)
             self.beginRemoveRows(self.index(srow, 0), jrow, jrow)

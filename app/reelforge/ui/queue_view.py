@@ -68,15 +68,22 @@ class ProgressDelegate(QStyledItemDelegate):
         if percent is None:
             super().paint(painter, option, index)
             return
+        style = option.widget.style() if option.widget else QApplication.style()
+        # The cell's own background first, so a selected row has no gap under the bar.
+        style.drawPrimitive(
+            QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget
+        )
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(3, 4, -3, -4)
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = int(max(0.0, min(100.0, float(percent))) * 10)
         bar.text = f"{float(percent):.0f}%"
         bar.textVisible = True
-        bar.state = option.state | QStyle.StateFlag.State_Enabled
+        # Qt 6 styles read the orientation from State_Horizontal; without it bars fill upwards.
+        bar.state = (
+            option.state | QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+        )
         bar.palette = option.palette
-        style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
 
 
