@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from reelforge.domain.jobs import JobKind
 from reelforge.domain.spec import JobSpec
+from reelforge.domain.units import human_size
 
 MARGIN_BYTES = 512 * 1024 * 1024  # never run the output volume right down to zero
 _FULL_HD = 1920 * 1080
@@ -48,14 +49,6 @@ def existing_parent(path: Path) -> Path:
     return Path(path.anchor or ".")
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
 class DiskGuard:
     def __init__(
         self,
@@ -78,6 +71,6 @@ class DiskGuard:
         if free >= need:
             return None
         return (
-            f"low disk space on {folder}: {human_bytes(free)} free, the next job needs "
-            f"about {human_bytes(need)}"
+            f"low disk space on {folder}: {human_size(free)} free, the next job needs "
+            f"about {human_size(need)}"
         )

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from reelforge.domain.jobs import JobStatus
+from reelforge.domain.units import human_size
 from reelforge.storage.records import JobRecord
 from reelforge.storage.repository import Repository
 from reelforge.ui.desktop import copy_text, open_path, reveal
@@ -118,18 +119,6 @@ DATE_ANY, DATE_TODAY, DATE_7_DAYS, DATE_30_DAYS = range(len(DATE_CHOICES))
 
 
 # -- formatting --------------------------------------------------------------------------------
-
-
-def human_size(n: int) -> str:
-    """Bytes in binary units with the common short names ("1.5 GB"), "" for nothing."""
-    if n <= 0:
-        return ""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 def human_seconds(seconds: float | None) -> str:

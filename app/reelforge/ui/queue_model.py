@@ -29,6 +29,7 @@ from reelforge.domain.events import (
     JobsQueued,
     JobStarted,
 )
+from reelforge.domain.units import human_size
 from reelforge.ui.icons import status_icon
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -105,17 +106,6 @@ class SourceRow:
 def _contribution(job: JobRow) -> float:
     """What a job adds to the overall percentage: done counts whole, active by its progress."""
     return (job.percent or 0.0) if job.status in _ACTIVE else 100.0
-
-
-def human_size(n: int) -> str:
-    if n <= 0:
-        return ""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 def human_eta(seconds: float | None) -> str:
