@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from reelforge.assets import resource
 from reelforge.bus import Bus
 from reelforge.config import Paths, Settings, load_settings
+from reelforge.domain.jobs import JobStatus
 from reelforge.domain.naming import is_temp_name
 from reelforge.executors.local import LocalExecutor
 from reelforge.runner import RunContext
@@ -40,10 +41,17 @@ class App:
     presets: PresetCatalog
     queue: QueueService
     notices: list[str]  # one-line things the person should be told at start-up
+    lock: DataFolderLock
+
+    @property
+    def owns_data(self) -> bool:
+        """False when another live Reelforge holds this data folder (see DataFolderLock)."""
+        return self.lock.owned
 
     def close(self, *, interrupt: bool = True) -> None:
         self.executor.shutdown(interrupt=interrupt)
         self.engine.dispose()
+        self.lock.release()
 
 
 def build(
@@ -100,14 +108,62 @@ def build(
         collision=settings.collision,
         ffmpeg_version=ctx.ffmpeg_version,
     )
+    lock = DataFolderLock(paths.home)
+    if lock.acquire():
+        _recover(repo, notices)
+    else:
+        notices.append("another Reelforge is working on this data folder: its jobs are left alone")
+    return App(paths, settings, engine, repo, bus, ctx, executor, presets, queue, notices, lock)
+
+
+def _recover(repo: Repository, notices: list[str]) -> None:
+    """Start-up recovery, only by the process that owns the data folder.
+
+    Temp files first, for every job not finished (a crash during an earlier recovery must not
+    leave them behind), then running jobs become interrupted, to be resumed.
+    """
+    unfinished = repo.jobs_with_status(JobStatus.RUNNING, JobStatus.INTERRUPTED, JobStatus.QUEUED)
+    swept = sweep_temp_files({Path(o.path).parent for j in unfinished for o in j.spec.outputs})
     interrupted = repo.interrupt_running()
-    if interrupted:
-        swept = sweep_temp_files({Path(o.path).parent for j in interrupted for o in j.spec.outputs})
+    if interrupted or swept:
         notices.append(
             f"{len(interrupted)} job(s) were interrupted last time"
             + (f"; {swept} temp file(s) removed" if swept else "")
         )
-    return App(paths, settings, engine, repo, bus, ctx, executor, presets, queue, notices)
+
+
+class DataFolderLock:
+    """An advisory lock on the data folder, held for the life of the process.
+
+    Whoever holds it may recover, sweep and resume; a second process on the same folder (a CLI
+    next to the window, say) must not mark the first one's live jobs interrupted or delete the
+    temp files it is writing. The OS drops the lock when the process dies, even by SIGKILL.
+    """
+
+    def __init__(self, home: Path) -> None:
+        self._path = home / "instance.lock"
+        self._fh: object | None = None
+        self.owned = False
+
+    def acquire(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # Windows: one process per data folder is assumed
+            self.owned = True
+            return True
+        fh = open(self._path, "a+")  # noqa: SIM115 - held open for the process lifetime
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._fh, self.owned = fh, True
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # type: ignore[attr-defined]
+            self._fh, self.owned = None, False
 
 
 def sweep_temp_files(folders: set[Path]) -> int:

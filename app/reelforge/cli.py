@@ -231,6 +231,13 @@ def _run_batch(args: argparse.Namespace) -> int:
                 raise UsageError("no inputs: nothing to process in the given paths")
             state["open"] = {res.batch_id}
         else:
+            if not app.owns_data:
+                print(
+                    "reelforge: another Reelforge is working on this data folder; "
+                    "resume when it has finished",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
             resumed = app.queue.resume_pending()
             if not resumed:
                 print("reelforge: nothing to resume", file=sys.stderr)

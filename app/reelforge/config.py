@@ -94,7 +94,7 @@ def load_settings(path: Path) -> Settings:
     """Unknown keys are ignored and bad values clamped: a settings file never stops the app."""
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return Settings()
     known = {f.name for f in fields(Settings)}
     clean = {k: v for k, v in data.items() if k in known}

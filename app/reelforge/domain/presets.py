@@ -141,9 +141,13 @@ class Preset(_Section):
 
 def _format_error(source: str, err: ValidationError) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in first["loc"])
+    # Keys come from the file: a key holding a line break must not break the one-line rule.
+    loc = ".".join(
+        (str(p).encode("unicode_escape").decode("ascii") if not isinstance(p, int) else f"[{p}]")
+        for p in first["loc"]
+    )
     loc = loc.replace(".[", "[") or "preset"
-    msg = first["msg"].removeprefix("Value error, ")
+    msg = " ".join(first["msg"].removeprefix("Value error, ").split())
     more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"{source}: {loc}: {msg}{more}"
 
@@ -160,7 +164,9 @@ def load_preset_file(path: Path, *, builtin: bool = False) -> Preset:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
-        raise PresetError(f"{path.name}: not valid TOML: {err}") from None
+        raise PresetError(f"{path.name}: not valid TOML: {' '.join(str(err).split())}") from None
+    except RecursionError:
+        raise PresetError(f"{path.name}: not valid TOML: nested too deeply") from None
     except (OSError, UnicodeDecodeError) as err:
         raise PresetError(f"{path.name}: cannot be read: {err}") from None
     data.setdefault("name", path.stem)

@@ -101,6 +101,9 @@ class LocalExecutor(QObject):
         }
         self._futures: set[Future[None]] = set()
         self._lane_of: dict[str, Lane] = {}
+        self._starting: dict[str, tuple[JobSpec, CancelToken, _LaneState]] = {}
+        self._closed = False
+        bus.subscribe(JobStarted, self._launch)
 
     # -- Executor protocol -------------------------------------------------------------------
     def submit(self, spec: JobSpec) -> None:
@@ -164,6 +167,7 @@ class LocalExecutor(QObject):
 
     def shutdown(self, *, interrupt: bool = True, timeout: float = 10.0) -> None:
         reason = INTERRUPTED if interrupt else "cancelled"
+        self._closed = True
         self.cancel_all(reason)
         wait(list(self._futures), timeout=timeout)
         for state in self._lanes.values():
@@ -199,12 +203,21 @@ class LocalExecutor(QObject):
                     return
             spec = state.pending.popleft()
             token = CancelToken()
-            state.running[spec.id] = token
-            # Committed as running (the history subscriber) before any work starts.
+            state.running[spec.id] = token  # the slot is taken now
+            self._starting[spec.id] = (spec, token, state)
+            # The work itself starts in _launch, our own JobStarted handler: it runs after the
+            # history recorder (subscribed first) has committed "running", even when this pump
+            # happens inside another event's dispatch and the bus defers JobStarted.
             self._bus.publish(JobStarted(spec.id, self._ctx.worker))
-            future = state.pool.submit(_run_one, spec, token, self._ctx, self._bus, self._done)
-            self._futures.add(future)
-            future.add_done_callback(self._futures.discard)
+
+    def _launch(self, event: JobStarted) -> None:
+        entry = self._starting.pop(event.job_id, None)
+        if entry is None or self._closed:  # shut down meanwhile: recovery marks it interrupted
+            return
+        spec, token, state = entry
+        future = state.pool.submit(_run_one, spec, token, self._ctx, self._bus, self._done)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
 
     def _on_finished(self, item: tuple[str, dict[str, Any]]) -> None:
         job_id, result = item

@@ -40,8 +40,11 @@ def _float(text: str | None) -> float | None:
 def _int(text: str | None) -> int | None:
     if text is None:
         return None
+    text = text.strip()
+    if len(text) > 19:  # beyond int64, and float() of it would overflow: not a real reading
+        return None
     try:
-        value = int(text.strip())
+        value = int(text)
     except ValueError:
         return None
     return value if value >= 0 else None
@@ -52,7 +55,7 @@ def _clock(text: str | None) -> float | None:
     if text is None:
         return None
     parts = text.strip().split(":")
-    if len(parts) != 3 or parts[0].startswith("-"):
+    if len(parts) != 3 or parts[0].startswith("-") or max(map(len, parts)) > 19:
         return None
     try:
         hours, minutes = int(parts[0]), int(parts[1])

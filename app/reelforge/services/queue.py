@@ -186,7 +186,13 @@ class QueueService:
     def resume_pending(self) -> list[str]:
         """Re-queue what the history holds as queued or interrupted (start-up and `resume`)."""
         by_batch: dict[int, list[JobSpec]] = {}
+        for rec in self._probes_cut_off_before_planning():
+            # Probed, but the crash came before its plan was recorded: probe again, then plan.
+            self._repo.transition(rec.id, JobStatus.QUEUED, reason="resumed: plan was cut off")
+            by_batch.setdefault(rec.batch_id, []).append(rec.spec)
         for rec in self._repo.jobs_with_status(JobStatus.INTERRUPTED, JobStatus.QUEUED):
+            if any(rec.id == s.id for s in by_batch.get(rec.batch_id, ())):
+                continue
             if rec.status is JobStatus.INTERRUPTED:
                 self._repo.transition(rec.id, JobStatus.QUEUED, reason="resumed")
             by_batch.setdefault(rec.batch_id, []).append(rec.spec)
@@ -196,6 +202,22 @@ class QueueService:
             for spec in specs:
                 self._executor.submit(spec)
         return [spec.id for specs in by_batch.values() for spec in specs]
+
+    def _probes_cut_off_before_planning(self) -> list[JobRecord]:
+        found = []
+        for batch_id in self._repo.unfinished_batch_ids():
+            if batch_id in self._batches:  # running in this process right now
+                continue
+            jobs = self._repo.jobs_in_batch(batch_id)
+            planned = {j.source_path for j in jobs if j.kind is not JobKind.PROBE}
+            found += [
+                j
+                for j in jobs
+                if j.kind is JobKind.PROBE
+                and j.status is JobStatus.SUCCEEDED
+                and j.source_path not in planned
+            ]
+        return found
 
     # -- internals ---------------------------------------------------------------------------
     def _track_batch(self, batch_id: int) -> None:

@@ -218,6 +218,14 @@ class Repository:
                 raise LookupError(f"no batch {batch_id} in the history")
             row.finished_at = utcnow()
 
+    def unfinished_batch_ids(self) -> list[int]:
+        """Batches never marked finished: cut off by a crash, or still running."""
+        with self._session() as s:
+            rows = s.exec(
+                select(BatchRow.id).where(col(BatchRow.finished_at).is_(None)).order_by(BatchRow.id)
+            ).all()
+            return [int(r) for r in rows if r is not None]
+
     def get_batch(self, batch_id: int) -> BatchRecord | None:
         with self._session() as s:
             row = s.get(BatchRow, batch_id)

@@ -76,7 +76,8 @@ class DesktopApp:
         self.window.show()
         for notice in self.core.notices:
             self.window.banner.show_message(notice, "warning")
-        resumed = self.core.queue.resume_pending()
+        # Only the process that owns the data folder resumes: never another live one's jobs.
+        resumed = self.core.queue.resume_pending() if self.core.owns_data else []
         if resumed:
             self.window.model.mark_resumed(resumed)
             self.window.banner.show_message(
