@@ -137,8 +137,19 @@ def _default(model: type[BaseModel], field: str) -> Any:
     return model.model_fields[field].default
 
 
-class _Spin(QSpinBox):
-    """A spin box that leaves the mouse wheel to the scroll area unless it has focus."""
+class _WheelNeedsFocus:
+    """Leaves the mouse wheel to the scroll area unless the field has focus, so scrolling the
+    form never changes a value by accident."""
+
+    def wheelEvent(self, event: Any) -> None:
+        if self.hasFocus():  # type: ignore[attr-defined]
+            super().wheelEvent(event)  # type: ignore[misc]
+        else:
+            event.ignore()
+
+
+class _Spin(_WheelNeedsFocus, QSpinBox):
+    """A spin box for a preset field, with the field's limits."""
 
     def __init__(self, model: type[BaseModel] | None = None, field: str = "", suffix: str = ""):
         super().__init__()
@@ -149,14 +160,8 @@ class _Spin(QSpinBox):
         if suffix:
             self.setSuffix(suffix)
 
-    def wheelEvent(self, event: Any) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
 
-
-class _DoubleSpin(QDoubleSpinBox):
+class _DoubleSpin(_WheelNeedsFocus, QDoubleSpinBox):
     def __init__(self, low: float, high: float, decimals: int = 1, suffix: str = ""):
         super().__init__()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -165,14 +170,8 @@ class _DoubleSpin(QDoubleSpinBox):
         if suffix:
             self.setSuffix(suffix)
 
-    def wheelEvent(self, event: Any) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
 
-
-class _Combo(QComboBox):
+class _Combo(_WheelNeedsFocus, QComboBox):
     def __init__(self, items: dict[str, str] | tuple[str, ...], editable: bool = False):
         super().__init__()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -183,12 +182,6 @@ class _Combo(QComboBox):
         # Size to a few characters, not to the longest item: the rendition grid stays narrow.
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(5)
-
-    def wheelEvent(self, event: Any) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
 
     def set_key(self, key: str) -> None:
         index = self.findData(key)
