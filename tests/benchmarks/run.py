@@ -544,8 +544,8 @@ def _discarded_text(res: SuiteResult) -> str:
     if not n:
         return ""
     return (
-        f" {n} run(s) were discarded and redone because other processes used more than "
-        f"{DISTURBED:g} of the {os.cpu_count()} cores during them."
+        f" {n} run(s) were redone because other processes used more than {DISTURBED:g} of "
+        f"the {os.cpu_count()} cores during them; the least disturbed attempt counts."
     )
 
 
@@ -704,25 +704,32 @@ def rounds(
     inputs: list[Path],
     after_first: Callable[[str, Path], None] | None = None,
 ) -> None:
-    """Every contender once per round; a run during which other processes used more than
-    DISTURBED cores is redone (at most ctx.retries times, and only while time is left)."""
+    """Every contender once per round. A run during which other processes used more than
+    DISTURBED cores is redone (at most ctx.retries times, and only while time is left); of
+    the attempts, the least disturbed one counts and the others are kept as discarded."""
     base = fresh(RUNS / suite)
     for rep, order in orders(list(rows), ctx.repeats):
         for key in order:
-            attempt = 0
+            attempts: list[tuple[Sample, Path]] = []
             while True:
-                rundir = fresh(base / f"run{rep + 1}-{key}{f'-retry{attempt}' if attempt else ''}")
+                n = len(attempts)
+                rundir = fresh(base / f"run{rep + 1}-{key}{f'-retry{n}' if n else ''}")
                 warm(inputs)
                 sample = runners[key](rep, rundir)
-                if sample.others_cores <= DISTURBED or attempt >= ctx.retries or ctx.out_of_time():
+                attempts.append((sample, rundir))
+                if (
+                    sample.others_cores <= DISTURBED
+                    or len(attempts) > ctx.retries
+                    or ctx.out_of_time()
+                ):
                     break
                 print(f"      disturbed: other processes used {sample.others_cores:.2f} cores; "
                       "running it again", flush=True)  # fmt: skip
-                rows[key].discarded.append(sample)
-                attempt += 1
-            rows[key].samples.append(sample)
+            best, best_dir = min(attempts, key=lambda a: a[0].others_cores)
+            rows[key].samples.append(best)
+            rows[key].discarded.extend(a for a, _ in attempts if a is not best)
             if rep == 0 and after_first is not None:
-                after_first(key, rundir)
+                after_first(key, best_dir)
 
 
 def finish(
