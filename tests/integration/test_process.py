@@ -352,9 +352,11 @@ def test_a_folder_as_binary_cannot_start(tmp_path: Path) -> None:
 CHILD = textwrap.dedent(
     """
     import sys
+    from reelforge.media import process
     from reelforge.media.process import CancelToken, run_ffmpeg
 
     args = ["-re", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=60", "-f", "null", "-"]
+    print("setpriv" if process._death_signal_prefix() else "prctl", flush=True)
     print("starting", flush=True)
     run_ffmpeg(sys.argv[1], args, duration=60.0, cancel=CancelToken())
     """
@@ -363,13 +365,25 @@ CHILD = textwrap.dedent(
 
 @linux_only
 @pytest.mark.timeout(60)
-def test_ffmpeg_dies_with_its_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mechanism", ["setpriv", "preexec prctl"])
+def test_ffmpeg_dies_with_its_parent(tmp_path: Path, mechanism: str) -> None:
+    # setpriv --pdeathsig is the fast path (no preexec_fn, so vfork); prctl in preexec_fn is
+    # the fallback where util-linux's setpriv is missing. Both must kill ffmpeg.
+    if mechanism == "setpriv" and shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    env = dict(os.environ)
+    if mechanism != "setpriv":
+        env["REELFORGE_NO_SETPRIV"] = "1"
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
-    child = subprocess.Popen([sys.executable, str(script), FFMPEG], stdout=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, str(script), FFMPEG], stdout=subprocess.PIPE, env=env
+    )
     grandchildren: list[int] = []
     try:
         assert child.stdout is not None
+        used = child.stdout.readline().strip().decode()
+        assert used == ("setpriv" if mechanism == "setpriv" else "prctl")
         assert child.stdout.readline().strip() == b"starting"
         assert wait_for(lambda: bool(ffmpeg_children(child.pid)), 10), "ffmpeg never started"
         grandchildren.extend(ffmpeg_children(child.pid))
