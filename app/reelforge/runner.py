@@ -30,8 +30,15 @@ from reelforge.domain.spec import JobSpec, SpecVersionError
 from reelforge.media import commands
 from reelforge.media.binaries import find_ffmpeg, has_filter
 from reelforge.media.errors import is_disk_full, reason_from_stderr
+from reelforge.media.keyframes import keyframe_seekable, keyframes_before
 from reelforge.media.probe import ProbeError, fingerprint, probe
-from reelforge.media.process import CancelToken, FFmpegLaunchError, Progress, run_ffmpeg
+from reelforge.media.process import (
+    CancelToken,
+    FFmpegLaunchError,
+    Progress,
+    RunResult,
+    run_ffmpeg,
+)
 from reelforge.media.verify import VerificationError, verify_output
 
 Report = Callable[[dict[str, Any]], None]
@@ -161,11 +168,31 @@ def _probe_job(spec: JobSpec, log_path: Path) -> dict[str, Any]:
     }
 
 
-def _build_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -> list[str]:
+def _build_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -> list[list[str]]:
+    """The ffmpeg argv to run, then any fallbacks to try, in order, if it fails."""
+    if spec.kind is JobKind.THUMBNAILS:
+        exact = commands.thumbnails_args(spec, temps, font=Path(ctx.font))
+        times = commands.thumbnail_times(spec, temps.keys())
+        index = spec.params.get("video_index")
+        near = (
+            keyframe_seekable(
+                times,
+                keyframes_before(spec.source, int(index), times),
+                spec.source_duration or 0.0,
+            )
+            if index is not None and spec.source_duration
+            else set()
+        )
+        if not near:
+            return [exact]
+        fast = commands.thumbnails_args(spec, temps, font=Path(ctx.font), keyframe_times=near)
+        return [fast, exact]  # a keyframe the index promised but the decoder refused: exact
+    return [_build_single_args(spec, temps, ctx)]
+
+
+def _build_single_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -> list[str]:
     if spec.kind is JobKind.ENCODE:
         return commands.encode_args(spec, temps, tonemap=ctx.tonemap)
-    if spec.kind is JobKind.THUMBNAILS:
-        return commands.thumbnails_args(spec, temps, font=Path(ctx.font))
     if spec.kind is JobKind.AUDIO:
         return commands.audio_args(spec, temps)
     if spec.kind is JobKind.PREVIEW:
@@ -234,6 +261,26 @@ def remove_live_temps() -> int:
     return len(live)
 
 
+def _check_run(
+    spec: JobSpec, temps: dict[str, Path], run: RunResult, ctx: RunContext
+) -> list[dict[str, Any]]:
+    """The verified facts of every output of a finished run; JobFailed with the reason if not."""
+    if run.stalled:
+        raise JobFailed(f"stalled: no progress from ffmpeg for {ctx.stall_timeout:.0f} s")
+    if run.returncode != 0:
+        if is_disk_full(run.stderr_tail):
+            raise JobFailed(f"disk full on {Path(spec.outputs[0].path).parent}")
+        raise JobFailed(reason_from_stderr(run.stderr_tail, run.returncode))
+    outputs = []
+    for target in spec.outputs:
+        try:
+            facts = verify_output(temps[target.role], target)
+        except VerificationError as err:
+            raise JobFailed(str(err)) from None
+        outputs.append({"role": target.role, "path": target.path, **asdict(facts)})
+    return outputs
+
+
 def _run_and_publish(
     spec: JobSpec,
     temps: dict[str, Path],
@@ -242,8 +289,7 @@ def _run_and_publish(
     ctx: RunContext,
     log_path: Path,
 ) -> dict[str, Any]:
-    args = _build_args(spec, temps, ctx)
-    _append_log(log_path, "ffmpeg " + " ".join(args))
+    attempts = _build_args(spec, temps, ctx)
 
     def on_progress(p: Progress) -> None:
         report(
@@ -259,35 +305,32 @@ def _run_and_publish(
     def on_log(line: str) -> None:
         report({"type": "log", "line": line})
 
-    try:
-        run = run_ffmpeg(
-            ctx.ffmpeg,
-            args,
-            duration=_media_duration(spec),
-            cancel=cancel,
-            log_path=str(log_path),
-            on_progress=on_progress,
-            on_log=on_log,
-            stall_timeout=ctx.stall_timeout,
-        )
-    except FFmpegLaunchError as err:
-        raise JobFailed(str(err)) from None
-    if run.cancelled:
-        return {"status": JobStatus.CANCELLED.value, "error": cancel.reason or "cancelled"}
-    if run.stalled:
-        raise JobFailed(f"stalled: no progress from ffmpeg for {ctx.stall_timeout:.0f} s")
-    if run.returncode != 0:
-        if is_disk_full(run.stderr_tail):
-            raise JobFailed(f"disk full on {Path(spec.outputs[0].path).parent}")
-        raise JobFailed(reason_from_stderr(run.stderr_tail, run.returncode))
-
-    outputs = []
-    for target in spec.outputs:
+    for n, args in enumerate(attempts, start=1):
+        last = n == len(attempts)  # run_ffmpeg logs the argv itself ("$ ..." line)
         try:
-            facts = verify_output(temps[target.role], target)
-        except VerificationError as err:
+            run = run_ffmpeg(
+                ctx.ffmpeg,
+                args,
+                duration=_media_duration(spec),
+                cancel=cancel,
+                log_path=str(log_path),
+                on_progress=on_progress,
+                on_log=on_log,
+                stall_timeout=ctx.stall_timeout,
+            )
+        except FFmpegLaunchError as err:
             raise JobFailed(str(err)) from None
-        outputs.append({"role": target.role, "path": target.path, **asdict(facts)})
+        if run.cancelled:
+            return {"status": JobStatus.CANCELLED.value, "error": cancel.reason or "cancelled"}
+        try:
+            outputs = _check_run(spec, temps, run, ctx)
+            break
+        except JobFailed as err:
+            if last or is_disk_full(run.stderr_tail):
+                raise
+            _append_log(log_path, f"# {err}; trying again with exact seeking")
+            for tmp in temps.values():
+                tmp.unlink(missing_ok=True)
     if cancel.cancelled:  # a cancel that arrived during verification still wins
         return {"status": JobStatus.CANCELLED.value, "error": cancel.reason or "cancelled"}
     for target in spec.outputs:

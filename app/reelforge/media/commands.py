@@ -8,6 +8,7 @@ The argv excludes the binary and the progress flags: media.process adds those.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,21 @@ def timestamp(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def frame_timestamp(seek: float) -> str:
+    """A drawtext label of the frame's own time, HH:MM:SS, for a frame seeked to ``seek``.
+
+    With input seeking, ffmpeg gives the first frame pts = its time - the seek time, so
+    t + seek is where the frame sits in the file: for a keyframe seek, that is the keyframe
+    actually shown, not the time asked for. No commas: they would split the filter graph.
+    A frame ffmpeg cannot time (t is NAN) makes drawtext fail, and the job falls back.
+    """
+    x = f"(t+{seek:g}+0.0005)"  # + half a millisecond: 164 - 166.667 + 166.667 is 163.99999
+    h = f"floor({x}/3600)"
+    m = f"floor({x}/60)-60*floor({x}/3600)"
+    sec = f"floor({x})-60*floor({x}/60)"
+    return ":".join(f"%{{eif:{part}:d:2}}" for part in (h, m, sec))
+
+
 class _FramePool:
     """One seeked input per distinct time; a time wanted twice is split, not opened twice.
 
@@ -127,7 +143,9 @@ class _FramePool:
     two chains from a single stream, which ffmpeg refuses.)
     """
 
-    def __init__(self, spec: JobSpec, times: list[float]) -> None:
+    def __init__(
+        self, spec: JobSpec, times: list[float], keyframe_times: AbstractSet[float]
+    ) -> None:
         p = spec.params
         idx = str(p["video_index"])
         wanted: dict[float, int] = {}
@@ -135,7 +153,10 @@ class _FramePool:
             wanted[t] = wanted.get(t, 0) + 1
         self._streams: dict[float, list[Any]] = {}
         for t, n in wanted.items():
-            v = _clean_video(_input(spec, ss=t)[idx], p, tonemap=False)
+            # One thread: frame threading would hold the frame back until several packets
+            # are in, and ffmpeg's input threads go on decoding until the outputs close.
+            seek = _KEYFRAME_SEEK if t in keyframe_times else _EXACT_SEEK
+            v = _clean_video(_input(spec, ss=t, **seek)[idx], p, tonemap=False)
             self._streams[t] = (
                 [v] if n == 1 else list(_outputs(v.filter_multi_output("split", n), n))
             )
@@ -148,17 +169,36 @@ def _outputs(node: Any, n: int) -> list[Any]:
     return [node[i] for i in range(n)]
 
 
+# Keyframe seek: land on the keyframe at or before the time and decode nothing else.
+_KEYFRAME_SEEK: dict[str, Any] = {"noaccurate_seek": None, "skip_frame": "nokey", "threads": 1}
+_EXACT_SEEK: dict[str, Any] = {"threads": 1}
+
 # image2 writes one picture; "update" stops it reading "%d" in a file name as a sequence pattern.
 _STILL = {"frames:v": 1, "q:v": 3, "update": 1}
 
 
-def thumbnails_args(spec: JobSpec, temps: Mapping[str, Path], *, font: Path) -> list[str]:
-    """Poster and contact sheet from one process: one fast input seek per frame, no full decode."""
+def thumbnail_times(spec: JobSpec, roles: AbstractSet[str]) -> list[float]:
     p = spec.params
-    times = [p["poster"]["at"]] if "poster" in temps else []
-    if "contact" in temps:
+    times = [p["poster"]["at"]] if "poster" in roles else []
+    if "contact" in roles:
         times += p["sheet"]["times"]
-    pool = _FramePool(spec, times)
+    return times
+
+
+def thumbnails_args(
+    spec: JobSpec,
+    temps: Mapping[str, Path],
+    *,
+    font: Path,
+    keyframe_times: AbstractSet[float] = frozenset(),
+) -> list[str]:
+    """Poster and contact sheet from one process: one input seek per frame, no full decode.
+
+    Times in ``keyframe_times`` take the keyframe at or before them (see media.keyframes);
+    the others decode up to the exact time.
+    """
+    p = spec.params
+    pool = _FramePool(spec, thumbnail_times(spec, temps.keys()), keyframe_times)
     outputs = []
     if "poster" in temps:
         po = p["poster"]
@@ -173,7 +213,8 @@ def thumbnails_args(spec: JobSpec, temps: Mapping[str, Path], *, font: Path) -> 
             v = pool.take(t).filter("scale", sh["tile_width"], sh["tile_height"])
             v = v.filter("setsar", "1")
             if sh.get("timestamps"):
-                v = _drawtext(v, timestamp(t), font, max(12, sh["tile_height"] // 9))
+                label = frame_timestamp(t) if t in keyframe_times else timestamp(t)
+                v = _drawtext(v, label, font, max(12, sh["tile_height"] // 9))
             tiles.append(v.filter("format", "yuv420p"))
         grid = f"{sh['columns']}x{sh['rows']}"
         sheet = (
