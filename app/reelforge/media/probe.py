@@ -76,8 +76,13 @@ class ProbeError(Exception):
         return type(self), (self.reason, self.detail)
 
 
-def probe(path: str | os.PathLike[str]) -> MediaInfo:
-    """Everything MediaInfo holds about ``path``; raises only ProbeError."""
+def probe(path: str | os.PathLike[str], *, decode_first_frame: bool = True) -> MediaInfo:
+    """Everything MediaInfo holds about ``path``; raises only ProbeError.
+
+    ``decode_first_frame=False`` skips decoding a frame per video stream: rotation then
+    reads 0 and interlacing comes from the headers only. Right for our own outputs (never
+    rotated, never interlaced), and it saves 5-30 ms an output.
+    """
     fspath = os.fspath(path)
     size = _check_file(fspath)
     try:
@@ -89,7 +94,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     except Exception as exc:  # the contract: nothing raw escapes probe()
         raise ProbeError("not a media file", f"{type(exc).__name__}: {exc}") from None
     try:
-        return _read(container, fspath, size)
+        return _read(container, fspath, size, decode_first_frame)
     except ProbeError:
         raise
     except Exception as exc:
@@ -193,7 +198,9 @@ def _mp4_top_level(path: str) -> str | None:
     return "no moov"
 
 
-def _read(container: av.container.InputContainer, path: str, size: int) -> MediaInfo:
+def _read(
+    container: av.container.InputContainer, path: str, size: int, decode_first_frame: bool
+) -> MediaInfo:
     videos = [s for s in container.streams if s.type == "video"]
     audios = [s for s in container.streams if s.type == "audio"]
     if not videos and not audios:
@@ -202,7 +209,11 @@ def _read(container: av.container.InputContainer, path: str, size: int) -> Media
             f"streams: {[s.type for s in container.streams] or 'none'}",
         )
     duration = _duration(container)
-    first_frames = _first_frames(container, [v for v in videos if not _is_attached_pic(v)])
+    first_frames = (
+        _first_frames(container, [v for v in videos if not _is_attached_pic(v)])
+        if decode_first_frame
+        else {}
+    )
     format_name = container.format.name if container.format else ""
 
     still = _is_still(container, format_name, videos, audios, duration, path)

@@ -54,7 +54,7 @@ def verify_output(path: Path, target: OutputTarget) -> OutputFacts:
     if path.suffix.lower() == ".webp":
         return _verify_webp(path, target, size)
     try:
-        info = probe(path)
+        info = probe(path, decode_first_frame=False)
     except ProbeError as err:
         raise VerificationError(f"{target.role} output does not open: {err}") from None
     video, audio = info.main_video, info.default_audio
