@@ -54,7 +54,9 @@ def verify_output(path: Path, target: OutputTarget) -> OutputFacts:
     if path.suffix.lower() == ".webp":
         return _verify_webp(path, target, size)
     try:
-        info = probe(path, decode_first_frame=False)
+        # Rotation is read from a decoded frame. Only a stream copy (remux) keeps the source's
+        # display matrix; every other output is rendered upright, so skip that decode.
+        info = probe(path, decode_first_frame=target.role == "remux")
     except ProbeError as err:
         raise VerificationError(f"{target.role} output does not open: {err}") from None
     video, audio = info.main_video, info.default_audio
