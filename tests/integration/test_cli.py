@@ -243,6 +243,29 @@ def test_rerun_redoes_only_the_job_whose_output_was_deleted(clip: Path, out: Pat
     assert mtimes([rendition]) == kept
 
 
+def test_same_named_sources_in_one_drop_get_distinct_outputs(
+    small_clip: Path, tmp_path: Path, out: Path
+) -> None:
+    # Three clip.mp4 from three folders plan the same output names while none exists yet:
+    # the names reserved by queued jobs must keep them apart (kept in memory during a drop).
+    sources = []
+    for folder in ("a", "b", "c"):
+        (tmp_path / folder).mkdir()
+        sources.append(tmp_path / folder / "clip.mp4")
+        shutil.copy(small_clip, sources[-1])
+        with sources[-1].open("ab") as fh:  # a different byte: no "already done" skip
+            fh.write(folder.encode())
+    run = process(*sources, "-p", "web", "-o", out)
+    assert run.rc == 0, run.stderr
+    names = sorted(Path(p).name for j in non_probe(run) for p in j["outputs"])
+    assert names == sorted(
+        f"clip.{role}{n}.{ext}"
+        for n in ("", " (2)", " (3)")
+        for role, ext in (("180p", "mp4"), ("poster", "jpg"))
+    )
+    assert sorted(p.name for p in (out / "clip").iterdir()) == names
+
+
 FOREIGN = b"somebody else's file, not ours\n"
 
 

@@ -83,6 +83,10 @@ class QueueService:
         self._ffmpeg_version = ffmpeg_version
         self._batches: dict[int, _Batch] = {}
         self._stopping = False
+        # Final output paths of jobs not settled yet. Read from the history once per drop (so
+        # jobs of another process or an earlier run count too), then kept up to date here:
+        # reading it for every planned source made a big drop quadratic.
+        self._reserved: set[str] | None = None
         bus.subscribe(JobFinished, self._on_finished)
 
     # -- commands ----------------------------------------------------------------------------
@@ -144,6 +148,7 @@ class QueueService:
         if batch_id is None:
             return
         self._batches[batch_id] = _Batch(batch_id, prepared.presets, prepared.out_dir)
+        self._reserved = None  # a new drop: re-read the reservations from the history
         self._bus.publish(BatchQueued(batch_id, len(prepared.specs)))
         self._announce(prepared.specs, batch_id)
         for spec in prepared.specs:
@@ -177,6 +182,7 @@ class QueueService:
             if rec.status is JobStatus.SUCCEEDED:
                 continue
             self._repo.transition(job_id, JobStatus.QUEUED, reason="retry")
+            self._reserve(rec.spec)  # every attempt writes the names planned the first time
             self._track_batch(rec.batch_id)
             self._announce([rec.spec], rec.batch_id)
             self._executor.submit(rec.spec)
@@ -200,6 +206,7 @@ class QueueService:
             self._track_batch(batch_id)
             self._announce(specs, batch_id)
             for spec in specs:
+                self._reserve(spec)
                 self._executor.submit(spec)
         return [spec.id for specs in by_batch.values() for spec in specs]
 
@@ -220,6 +227,10 @@ class QueueService:
         return found
 
     # -- internals ---------------------------------------------------------------------------
+    def _reserve(self, spec: JobSpec) -> None:
+        if self._reserved is not None:
+            self._reserved.update(o.path for o in spec.outputs)
+
     def _track_batch(self, batch_id: int) -> None:
         if batch_id not in self._batches:
             b = self._repo.get_batch(batch_id)
@@ -239,8 +250,11 @@ class QueueService:
         if rec is None:
             return
         batch = self._batches.get(rec.batch_id)
-        if batch is not None and rec.status.terminal:
-            batch.outstanding.discard(rec.id)
+        if rec.status.terminal:
+            if batch is not None:
+                batch.outstanding.discard(rec.id)
+            if self._reserved is not None:
+                self._reserved.difference_update(o.path for o in rec.spec.outputs)
         if rec.kind is JobKind.PROBE and rec.status is JobStatus.SUCCEEDED:
             try:
                 self._plan(rec, event.result)
@@ -291,7 +305,9 @@ class QueueService:
         self, planned: list[PlannedJob], batch_id: int, source_id: int, fingerprint: str
     ) -> None:
         """Decide each job's fate and final names, persist all in one go, then act."""
-        reserved = self._repo.reserved_output_paths()
+        if self._reserved is None:
+            self._reserved = self._repo.reserved_output_paths()
+        reserved = self._reserved
         queued: list[JobSpec] = []
         settled: list[tuple[JobSpec, str, str | None, tuple[dict, ...], str | None]] = []
         hashes: dict[str, str] = {}
