@@ -35,6 +35,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from reelforge.storage.engine import open_database  # noqa: E402
+from reelforge.storage.models import search_key  # noqa: E402
 from reelforge.storage.repository import Repository  # noqa: E402
 from reelforge.ui.history_view import HistoryTab  # noqa: E402
 
@@ -107,7 +108,8 @@ def build_history(db_path: Path, jobs: int, seed: int = 7) -> float:
             warning = "audio track missing, output is silent" if rng.random() < 0.03 else None
             job_rows.append(
                 (
-                    job_id, batch_id, None, source, "encode", "heavy", preset, label, status,
+                    job_id, batch_id, None, source, search_key(source), "encode", "heavy", preset,
+                    label, status,
                     json.dumps(spec, separators=(",", ":")), 1, None, 1, error, warning,
                     f"/media/logs/{job_id}.log", "0.1.0", "n9.0.2", "studio-1",
                     stamp, stamp, stamp, stamp if status == "succeeded" else None, seconds,
@@ -129,11 +131,11 @@ def build_history(db_path: Path, jobs: int, seed: int = 7) -> float:
             batches,
         )
         cur.executemany(
-            "INSERT INTO jobs (id, batch_id, source_id, source_path, kind, lane, preset, label, "
-            "status, spec_json, spec_version, spec_hash, attempt, error, warning, log_path, "
-            "app_version, ffmpeg_version, worker, created_at, queued_at, started_at, "
+            "INSERT INTO jobs (id, batch_id, source_id, source_path, search_key, kind, lane, "
+            "preset, label, status, spec_json, spec_version, spec_hash, attempt, error, warning, "
+            "log_path, app_version, ffmpeg_version, worker, created_at, queued_at, started_at, "
             "finished_at, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?)",
+            "?, ?, ?, ?, ?, ?, ?, ?)",
             job_rows,
         )
         cur.executemany(

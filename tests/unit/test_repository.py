@@ -18,6 +18,7 @@ from reelforge.domain.jobs import IllegalTransition, JobKind, JobStatus, Lane
 from reelforge.domain.media_info import AudioStream, MediaInfo, VideoStream
 from reelforge.domain.spec import JobSpec, OutputTarget, new_job_id
 from reelforge.storage.engine import open_database
+from reelforge.storage.models import search_key
 from reelforge.storage.records import JobRecord, OutputRecord
 from reelforge.storage.repository import Repository, UnknownJob
 
@@ -420,10 +421,10 @@ def test_history_is_fast_on_100k_jobs(tmp_path: Path) -> None:
             (f"{i:032x}", f"/videos/clip-{i}.mp4", presets[i % 3], statuses[i % 7], spec_json, at)
         )
     raw.executemany(
-        "INSERT INTO jobs (id, batch_id, source_path, kind, lane, preset, label, status, "
-        "spec_json, spec_version, attempt, app_version, created_at, queued_at) "
-        "VALUES (?, 1, ?, 'encode', 'heavy', ?, 'x', ?, ?, 1, 1, '0.1.0', ?, ?)",
-        [(*r, r[-1]) for r in rows],
+        "INSERT INTO jobs (id, batch_id, source_path, search_key, kind, lane, preset, label, "
+        "status, spec_json, spec_version, attempt, app_version, created_at, queued_at) "
+        "VALUES (?, 1, ?, ?, 'encode', 'heavy', ?, 'x', ?, ?, 1, 1, '0.1.0', ?, ?)",
+        [(r[0], r[1], search_key(r[1]), *r[2:], r[-1]) for r in rows],
     )
     raw.commit()
     # The page queries walk an index in created_at order; no sort of the whole table.

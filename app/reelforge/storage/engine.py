@@ -28,12 +28,6 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # Execution option read by the "begin" hook: write transactions take the write lock up front.
 BEGIN_OPTION = "reelforge_begin"
-# A SQL function on every connection, for Unicode case-insensitive history search.
-CASEFOLD_SQL_FUNCTION = "reelforge_casefold"
-
-
-def _casefold(value: str | None) -> str | None:
-    return None if value is None else value.casefold()
 
 
 class DatabaseLocked(RuntimeError):
@@ -105,8 +99,6 @@ def make_engine(db_path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
             cur.execute("PRAGMA foreign_keys=ON")
         finally:
             cur.close()
-        # Unicode-aware case folding for history search (SQLite's LIKE and lower() are ASCII).
-        dbapi_conn.create_function(CASEFOLD_SQL_FUNCTION, 1, _casefold, deterministic=True)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

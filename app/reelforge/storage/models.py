@@ -7,6 +7,7 @@ stay in step with them (tests/unit/test_migrations.py compares the two). Nothing
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -15,6 +16,21 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# The covering index history search walks (Repository forces it with INDEXED BY).
+HISTORY_SEARCH_INDEX = "ix_jobs_history_search"
+
+
+def search_key(text: str) -> str:
+    """``text`` as history search compares it: Unicode case folded and NFC-normalised.
+
+    Stored in jobs.search_key at insert and applied to the search term, so search is a plain
+    substring test in SQLite's C code (its LIKE and lower() fold ASCII only). Normalising makes
+    a decomposed name (macOS writes "e" + combining accent) match what the user types.
+    Changing this needs a migration that refills jobs.search_key (0002 wrote the current form).
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -82,6 +98,9 @@ class JobRow(SQLModel, table=True):
         sa.Index("ix_jobs_created_at", "created_at"),
         sa.Index("ix_jobs_status_created_at", "status", "created_at"),
         sa.Index("ix_jobs_preset_created_at", "preset", "created_at"),
+        # Search: a substring test cannot seek, so it scans; this index holds every column the
+        # history filters on, so the scan never reads the (wide) table rows of non-matches.
+        sa.Index(HISTORY_SEARCH_INDEX, "created_at", "search_key", "status", "preset"),
     )
 
     id: str = Field(primary_key=True)  # JobSpec.id, a uuid4 hex
@@ -92,6 +111,9 @@ class JobRow(SQLModel, table=True):
     # Copied from the spec so search and the list view need neither a join nor JSON parsing,
     # and so jobs whose source row is missing (source_id NULL) are still searchable.
     source_path: str = Field(index=True)
+    # search_key(source_path): what history search matches. Always set; NULL-able in SQLite only
+    # because adding a NOT NULL column means copying the table, so a trigger (0002) refuses NULL.
+    search_key: str = Field(nullable=True)
     kind: str
     lane: str
     preset: str

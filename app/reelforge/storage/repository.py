@@ -21,13 +21,15 @@ from sqlmodel import Session, col, select
 from reelforge.domain.jobs import JobKind, JobStatus, Lane, check_transition
 from reelforge.domain.media_info import MediaInfo
 from reelforge.domain.spec import JobSpec
-from reelforge.storage.engine import CASEFOLD_SQL_FUNCTION, DatabaseLocked, is_locked_error, writer
+from reelforge.storage.engine import DatabaseLocked, is_locked_error, writer
 from reelforge.storage.models import (
+    HISTORY_SEARCH_INDEX,
     BatchRow,
     JobRow,
     OutputRow,
     SourceRow,
     TransitionRow,
+    search_key,
     utcnow,
 )
 from reelforge.storage.records import (
@@ -46,6 +48,17 @@ _OUTPUT_FIELDS = ("size", "duration", "width", "height", "vcodec", "acodec")
 # SQLite's rowid follows insertion order; it breaks created_at ties (all jobs of one add_jobs
 # call share a timestamp) and is free, being the last key of every index.
 _ROWID = sa.literal_column("jobs.rowid")
+# A search reads the covering index alone. The planner would rather walk ix_jobs_created_at
+# (it gives the exact page order) and read each table row to test it: ~60 ms instead of ~15 ms
+# over 100,000 jobs. SQLAlchemy renders no index hints for SQLite, hence the text FROM (and
+# table-less columns below, so that no second "jobs" joins the FROM). A missing index is then
+# an error, not a silent slowdown.
+_SEARCH_FROM = sa.text(f"jobs INDEXED BY {HISTORY_SEARCH_INDEX}")
+_JOBS = JobRow.__table__.c  # type: ignore[attr-defined]
+_SEARCH_COLUMNS: dict[str, sa.ColumnClause[Any]] = {
+    name: sa.column(name, _JOBS[name].type)
+    for name in ("created_at", "search_key", "status", "preset")
+}
 
 
 class UnknownJob(LookupError):
@@ -58,11 +71,6 @@ def _one_line(text: str | None) -> str | None:
         return None
     flat = " ".join(text.split())
     return flat if len(flat) <= _MAX_TEXT else flat[: _MAX_TEXT - 1] + "…"
-
-
-def _like_pattern(search: str) -> str:
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _media_columns(media_info: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,6 +329,7 @@ class Repository:
                         batch_id=batch_id,
                         source_id=source_id,
                         source_path=spec.source,
+                        search_key=search_key(spec.source),
                         kind=spec.kind.value,
                         lane=spec.lane.value,
                         preset=spec.preset,
@@ -381,6 +390,7 @@ class Repository:
                         "batch_id": batch_id,
                         "source_id": source_id,
                         "source_path": spec.source,
+                        "search_key": search_key(spec.source),
                         "kind": spec.kind.value,
                         "lane": spec.lane.value,
                         "preset": spec.preset,
@@ -541,30 +551,24 @@ class Repository:
             return self._records(s, rows)
 
     @staticmethod
-    def _history_filter(
-        stmt: Any,
+    def _history_terms(
+        cols: Mapping[str, sa.ColumnElement[Any]],
         status: JobStatus | str | None,
         preset: str | None,
         search: str | None,
         since: datetime | None,
-    ) -> Any:
+    ) -> list[sa.ColumnElement[bool]]:
+        terms: list[sa.ColumnElement[bool]] = []
         if status is not None:
-            stmt = stmt.where(JobRow.status == JobStatus(status).value)
+            terms.append(cols["status"] == JobStatus(status).value)
         if preset is not None:
-            stmt = stmt.where(JobRow.preset == preset)
+            terms.append(cols["preset"] == preset)
         if since is not None:
-            stmt = stmt.where(col(JobRow.created_at) >= since)
+            terms.append(cols["created_at"] >= since)
         if search:
-            path = col(JobRow.source_path)
-            if search.isascii():
-                # SQLite's LIKE ignores case for ASCII letters, which is all an ASCII search
-                # term has: the match runs in C.
-                stmt = stmt.where(path.like(_like_pattern(search), escape="\\"))
-            else:
-                # LIKE and lower() only fold ASCII; compare casefolded text instead.
-                folded = getattr(sa.func, CASEFOLD_SQL_FUNCTION)(path)
-                stmt = stmt.where(sa.func.instr(folded, search.casefold()) > 0)
-        return stmt
+            # Both sides folded the same way, so a plain substring test (no LIKE escaping).
+            terms.append(sa.func.instr(cols["search_key"], search_key(search)) > 0)
+        return terms
 
     def history(
         self,
@@ -578,12 +582,27 @@ class Repository:
     ) -> list[JobRecord]:
         """Jobs newest first, filtered; ``search`` is a case-insensitive substring of the
         source path."""
-        stmt = self._history_filter(select(JobRow), status, preset, search, since)
-        stmt = stmt.order_by(col(JobRow.created_at).desc(), _ROWID.desc())
+        newest_first = (col(JobRow.created_at).desc(), _ROWID.desc())
+        page: Any
+        if search:
+            # The page's rowids from the covering index; only those rows are read from the table.
+            page = (
+                sa.select(_ROWID)
+                .select_from(_SEARCH_FROM)
+                .where(*self._history_terms(_SEARCH_COLUMNS, status, preset, search, since))
+                .order_by(_SEARCH_COLUMNS["created_at"].desc(), _ROWID.desc())
+            )
+        else:
+            page = (
+                select(JobRow)
+                .where(*self._history_terms(_JOBS, status, preset, None, since))
+                .order_by(*newest_first)
+            )
         if limit is not None:
-            stmt = stmt.limit(limit)
+            page = page.limit(limit)
         if offset:
-            stmt = stmt.offset(offset)
+            page = page.offset(offset)
+        stmt = select(JobRow).where(_ROWID.in_(page)).order_by(*newest_first) if search else page
         with self._session() as s:
             rows = s.exec(stmt).all()
             return self._records(s, rows)
@@ -596,11 +615,18 @@ class Repository:
         search: str | None = None,
         since: datetime | None = None,
     ) -> int:
-        stmt = self._history_filter(
-            select(sa.func.count()).select_from(JobRow), status, preset, search, since
+        if search:
+            cols: Mapping[str, sa.ColumnElement[Any]] = _SEARCH_COLUMNS
+            source: Any = _SEARCH_FROM
+        else:
+            cols, source = _JOBS, JobRow
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(source)
+            .where(*self._history_terms(cols, status, preset, search, since))
         )
         with self._session() as s:
-            return int(s.exec(stmt).one())
+            return int(s.execute(stmt).scalar_one())
 
     def find_reusable(self, spec_hash: str) -> JobRecord | None:
         """The newest succeeded job that did exactly this work (the caller checks its files)."""

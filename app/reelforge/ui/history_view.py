@@ -110,6 +110,7 @@ _FLEX = {
     COL_PRESET: (0.15, "web: 1080p, 720p"),
     COL_PROBLEM: (0.5, "ffmpeg exited with"),
 }
+_HEADER_PAD = 6  # px each side of a header title
 
 _RAN = frozenset({"running", "interrupted", "failed", "succeeded"})
 
@@ -653,6 +654,9 @@ class HistoryTab(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setHighlightSections(False)
         hh.setDefaultAlignment(_LEFT)
+        # Fusion leaves 2 px beside a header title, so the right-aligned "Output size" ran into
+        # the left-aligned "Error / warning" next to it. Padding only: sections keep the style.
+        hh.setStyleSheet(f"QHeaderView::section {{ padding: 0px {_HEADER_PAD}px; }}")
         fm = t.fontMetrics()
         pad = 18  # cell margins and a little air
         self._natural = {
