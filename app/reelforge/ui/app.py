@@ -11,7 +11,8 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from reelforge.__about__ import __version__
@@ -29,6 +30,58 @@ from reelforge.ui.theme import apply_theme
 from reelforge.ui.tray import Tray
 
 log = logging.getLogger("reelforge.ui")
+
+
+class FileOpenQueue(QObject):
+    """Files the OS asks the running app to open as QEvent.FileOpen rather than as arguments.
+
+    macOS does this for Finder's "Open With", a double-click when Reelforge is the chosen app
+    and a drop on the Dock icon, including the files that launch the app, whose events can
+    come before the window exists. They wait here until start(); after that each burst (ten
+    files opened at once are ten events) is handed over once, so it becomes one batch.
+    """
+
+    files_opened = Signal(list)
+    BURST_MS = 100
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pending: list[str] = []
+        self._started = False
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(self.BURST_MS)
+        self._flush.timeout.connect(self._deliver)
+
+    @classmethod
+    def install(cls, qt: QApplication) -> FileOpenQueue:
+        """Filter the application object's events (FileOpen is sent to it, not to a window)."""
+        queue = cls(qt)
+        qt.installEventFilter(queue)
+        return queue
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.FileOpen or not isinstance(event, QFileOpenEvent):
+            return super().eventFilter(watched, event)
+        path = event.file() or event.url().toLocalFile()
+        if path:
+            self.pending.append(path)
+            if self._started:
+                self._flush.start()
+        else:  # a remote URL: the drop target's rule (local files only) applies here too
+            log.warning("not opening %s: only local files can be added", event.url().toString())
+        return True
+
+    def start(self) -> None:
+        """The window is ready: hand over what came before, then every later burst."""
+        self._started = True
+        if self.pending:
+            self._flush.start()
+
+    def _deliver(self) -> None:
+        files, self.pending = self.pending, []
+        if files:
+            self.files_opened.emit(files)
 
 
 class DesktopApp:
@@ -86,8 +139,12 @@ class DesktopApp:
         if files:
             self.window.enqueue_paths(files)
 
+    def accept_file_opens(self, queue: FileOpenQueue) -> None:
+        queue.files_opened.connect(self.receive)
+        queue.start()
+
     def receive(self, files: list[str]) -> None:
-        """Files handed over by a second launch (or none: just show the window)."""
+        """Files handed over by a second launch or the OS (or none: just show the window)."""
         self.show_window()
         if files:
             self.window.enqueue_paths(files)
@@ -193,6 +250,7 @@ def run_gui(files: list[str]) -> int:
     qt = QApplication.instance() or QApplication(sys.argv[:1])
     qt.setWindowIcon(app_icon())
     qt.setQuitOnLastWindowClosed(False)  # closing the window may mean "keep running in tray"
+    file_opens = FileOpenQueue.install(qt)  # before anything can spin the event loop
 
     instance = SingleInstance()
     absolute = [str(Path(f).expanduser().absolute()) for f in files]
@@ -209,6 +267,7 @@ def run_gui(files: list[str]) -> int:
     app = DesktopApp(qt, core)
     instance.files_received.connect(app.receive)
     app.start(absolute)
+    app.accept_file_opens(file_opens)
 
     # Ctrl-C in the terminal that started us: quit the way the Quit action does, no dialog.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
