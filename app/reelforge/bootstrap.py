@@ -7,7 +7,7 @@ they subscribe to the bus afterwards. The executor is chosen here and nowhere el
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -18,6 +18,8 @@ from reelforge.config import Paths, Settings, load_settings
 from reelforge.domain.jobs import JobStatus
 from reelforge.domain.naming import is_temp_name
 from reelforge.executors.local import LocalExecutor
+from reelforge.observability.eventlog import EventLog
+from reelforge.observability.jsonlog import install_json_log
 from reelforge.runner import RunContext
 from reelforge.services.diskguard import DiskGuard
 from reelforge.services.presets import PresetCatalog
@@ -42,6 +44,7 @@ class App:
     queue: QueueService
     notices: list[str]  # one-line things the person should be told at start-up
     lock: DataFolderLock
+    event_log: EventLog | None = field(default=None)
 
     @property
     def owns_data(self) -> bool:
@@ -50,6 +53,8 @@ class App:
 
     def close(self, *, interrupt: bool = True) -> None:
         self.executor.shutdown(interrupt=interrupt)
+        if self.event_log is not None:
+            self.event_log.close()  # after the shutdown's last events
         self.engine.dispose()
         self.lock.release()
 
@@ -85,6 +90,8 @@ def build(
 
     bus = Bus()
     HistoryRecorder(bus, repo)  # first subscriber: the history is written before anyone acts
+    install_json_log(paths.logs)
+    event_log = EventLog(bus)
     ctx = RunContext.create(
         log_dir=paths.job_logs,
         font=resource("fonts", "DejaVuSans.ttf"),
@@ -113,7 +120,20 @@ def build(
         _recover(repo, notices)
     else:
         notices.append("another Reelforge is working on this data folder: its jobs are left alone")
-    return App(paths, settings, engine, repo, bus, ctx, executor, presets, queue, notices, lock)
+    return App(
+        paths,
+        settings,
+        engine,
+        repo,
+        bus,
+        ctx,
+        executor,
+        presets,
+        queue,
+        notices,
+        lock,
+        event_log=event_log,
+    )
 
 
 def _recover(repo: Repository, notices: list[str]) -> None:

@@ -76,12 +76,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check ffmpeg, PyAV, the data folder and the database")
 
+    ev = sub.add_parser("events", help="show the structured event log (readable, or --json)")
+    ev.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    ev.add_argument("--job", metavar="ID", help="only this job (an id or its first characters)")
+    ev.add_argument("--since", metavar="T", help="e.g. 30m, 2h, 1d, 1w or 2026-11-23T08:00")
+    ev.add_argument("--json", action="store_true", help="the log's own JSON lines")
+
     gui = sub.add_parser("gui", help="open the window (the default), with these files queued")
     gui.add_argument("paths", nargs="*", metavar="PATH")
     return p
 
 
-COMMANDS = ("process", "resume", "presets", "history", "doctor", "gui")
+COMMANDS = ("process", "resume", "presets", "history", "doctor", "events", "gui")
 
 
 def _wants_gui(argv: list[str]) -> bool:
@@ -108,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history(args)
         if args.command == "doctor":
             return _doctor()
+        if args.command == "events":
+            return _events(args)
         if args.command == "gui":
             from reelforge.ui.app import run_gui
 
@@ -134,9 +142,8 @@ class _OneLine(logging.Formatter):
 
 
 def _setup_logging() -> None:
-    from logging.handlers import RotatingFileHandler
-
     from reelforge.config import Paths
+    from reelforge.observability.jsonlog import install_json_log
 
     root = logging.getLogger("reelforge")
     if root.handlers:  # already set up (tests call main() many times)
@@ -149,13 +156,10 @@ def _setup_logging() -> None:
     root.addHandler(console)
     try:
         logs = Paths.from_env().ensure().logs
-        fh = RotatingFileHandler(
-            logs / "reelforge.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
-        )
     except OSError:
         return  # no writable data folder: the one-line console messages still work
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(fh)
+    # The structured log (JSON lines, UTC): tracebacks go there and only there.
+    install_json_log(logs)
 
 
 def _one_line(err: BaseException) -> str:
@@ -363,3 +367,35 @@ def _doctor() -> int:
         ok = False
         print(f"database       PROBLEM: {_one_line(err)}")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _events(args: argparse.Namespace) -> int:
+    from reelforge.config import Paths
+    from reelforge.observability.eventread import (
+        Filter,
+        follow,
+        human,
+        log_files,
+        parse_since,
+        read_lines,
+    )
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    keep = Filter(job=args.job, since=since)
+    logs = Paths.from_env().ensure().logs
+
+    def emit(line: dict[str, Any]) -> None:
+        if keep(line):
+            print(json.dumps(line, ensure_ascii=False) if args.json else human(line), flush=True)
+
+    try:
+        for line in read_lines(log_files(logs)):
+            emit(line)
+        if args.follow:
+            follow(logs, emit)
+    except BrokenPipeError:  # `reelforge events | head`: the reader left, not an error
+        sys.stderr.close()
+    return EXIT_OK

@@ -93,3 +93,51 @@ class QueueStateChanged(Event):
     lane: str
     paused: bool
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class WorkerLost(Event):
+    """A cluster worker stopped answering (published by the cluster executor)."""
+
+    worker: str
+    reason: str = ""
+    jobs: tuple[str, ...] = ()  # jobs it was running
+
+
+@dataclass(frozen=True)
+class AlertRaised(Event):
+    """An alert rule fired. Published at most once per rule per quiet period."""
+
+    rule: str  # failure_spike | low_disk | queue_stalled | worker_lost | source_failing
+    severity: str  # warning | critical
+    message: str  # one line for a person
+    action: str = ""  # what was done about it ("paused the heavy lane"), empty for none
+    key: str = ""  # what it is about (a volume, a worker, a source path), for the history
+
+
+@dataclass(frozen=True)
+class AlertCleared(Event):
+    """The condition behind an alert is gone (disk space is back, progress again)."""
+
+    rule: str
+    message: str
+    action: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class WatchedFileTaken(Event):
+    """A watch folder enqueued a file that had become stable."""
+
+    folder: str
+    path: str
+    batch_id: int | None
+
+
+@dataclass(frozen=True)
+class HousekeepingDone(Event):
+    """Periodic retention and sweeping finished (counts of what was removed)."""
+
+    jobs: int = 0
+    logs: int = 0
+    temp_files: int = 0

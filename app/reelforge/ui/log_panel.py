@@ -51,6 +51,19 @@ def _append_following(view: QPlainTextEdit, text: str) -> None:
         bar.setValue(bar.maximum())
 
 
+class _NoTraceback(logging.Formatter):
+    """A person reads one line; the traceback stays in the structured log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            text = super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        return text + (" (details in the log file)" if saved[0] else "")
+
+
 class _QtLogHandler(logging.Handler):
     """Forwards log records from any thread to the panel on the GUI thread."""
 
@@ -58,7 +71,7 @@ class _QtLogHandler(logging.Handler):
         super().__init__(logging.DEBUG)
         self._sink = sink
         self.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+            _NoTraceback("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
 
     def emit(self, record: logging.LogRecord) -> None:

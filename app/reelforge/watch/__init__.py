@@ -1,0 +1,1 @@
+"""Work that arrives by itself: watch folders, schedules and periodic housekeeping."""
