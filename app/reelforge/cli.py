@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check ffmpeg, PyAV, the data folder and the database")
 
+    st = sub.add_parser("stats", help="throughput, waiting, failures, bytes, disk, presets")
+    st.add_argument("--json", action="store_true", help="one JSON object")
+    st.add_argument("--since", metavar="T", default="1d", help="e.g. 1h, 1d (default), 1w")
+
     ev = sub.add_parser("events", help="show the structured event log (readable, or --json)")
     ev.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     ev.add_argument("--job", metavar="ID", help="only this job (an id or its first characters)")
@@ -87,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = ("process", "resume", "presets", "history", "doctor", "events", "gui")
+COMMANDS = ("process", "resume", "presets", "history", "doctor", "events", "stats", "gui")
 
 
 def _wants_gui(argv: list[str]) -> bool:
@@ -116,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _doctor()
         if args.command == "events":
             return _events(args)
+        if args.command == "stats":
+            return _stats(args)
         if args.command == "gui":
             from reelforge.ui.app import run_gui
 
@@ -398,4 +404,35 @@ def _events(args: argparse.Namespace) -> int:
             follow(logs, emit)
     except BrokenPipeError:  # `reelforge events | head`: the reader left, not an error
         sys.stderr.close()
+    return EXIT_OK
+
+
+def _stats(args: argparse.Namespace) -> int:
+    import time
+
+    from reelforge.config import Paths, load_settings
+    from reelforge.observability.eventread import parse_since
+    from reelforge.observability.metrics import collect_stats
+    from reelforge.observability.stats_text import stats_lines
+    from reelforge.storage.engine import open_database
+    from reelforge.storage.monitoring import MonitoringStore
+
+    now = time.time()
+    try:
+        since = parse_since(args.since, now)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    paths = Paths.from_env().ensure()
+    settings = load_settings(paths.settings)
+    engine = open_database(paths.database)
+    try:
+        stats = collect_stats(
+            MonitoringStore(engine), since, now, folders=settings.output_folders()
+        )
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(stats.to_dict()))
+    else:
+        print("\n".join(stats_lines(stats)))
     return EXIT_OK

@@ -61,6 +61,29 @@ def default_output_dir() -> str:
 
 
 @dataclass(frozen=True)
+class WatchFolder:
+    """A folder whose new files are enqueued with these presets into this output folder."""
+
+    dir: str
+    presets: tuple[str, ...] = ("web",)
+    out: str = ""  # empty: the settings' output folder
+
+    @classmethod
+    def from_dict(cls, data: object) -> WatchFolder | None:
+        """None for an entry a hand edit broke (it is dropped, the others still load)."""
+        if not isinstance(data, dict) or not str(data.get("dir", "")).strip():
+            return None
+        presets = data.get("presets") or ["web"]
+        if isinstance(presets, str):
+            presets = [presets]
+        return cls(
+            dir=str(data["dir"]).strip(),
+            presets=tuple(str(p) for p in presets),
+            out=str(data.get("out", "") or "").strip(),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     output_dir: str = ""  # empty: default_output_dir()
     collision: str = "counter"  # counter | overwrite | skip
@@ -72,6 +95,10 @@ class Settings:
     close_to_tray: bool = False
     theme: str = "system"  # system | light | dark
     stall_timeout: float = 120.0  # seconds without any ffmpeg output before a job is stopped
+    watch: tuple[WatchFolder, ...] = ()
+    heavy_hours: str = ""  # when heavy jobs may start, e.g. "22:00-07:00"; empty: any time
+    history_days: int = 0  # forget finished batches older than this; 0: keep everything
+    log_days: int = 30  # delete job logs older than this; 0: keep them
 
     def validated(self) -> Settings:
         """Clamp what a hand-edited file may get wrong instead of failing at start-up."""
@@ -83,7 +110,14 @@ class Settings:
             theme=self.theme if self.theme in ("system", "light", "dark") else "system",
             stall_timeout=max(5.0, float(self.stall_timeout)),
             presets=tuple(self.presets) or ("web",),
+            history_days=max(0, int(self.history_days)),
+            log_days=max(0, int(self.log_days)),
+            heavy_hours=str(self.heavy_hours).strip(),
         )
+
+    def output_folders(self) -> list[str]:
+        """Every folder outputs may go to: the default one and each watch folder's."""
+        return [self.effective_output_dir, *(w.out for w in self.watch if w.out)]
 
     @property
     def effective_output_dir(self) -> str:
@@ -100,6 +134,9 @@ def load_settings(path: Path) -> Settings:
     clean = {k: v for k, v in data.items() if k in known}
     if "presets" in clean:
         clean["presets"] = tuple(str(p) for p in clean["presets"])
+    if "watch" in clean:
+        entries = clean["watch"] if isinstance(clean["watch"], list) else []
+        clean["watch"] = tuple(w for w in map(WatchFolder.from_dict, entries) if w is not None)
     try:
         return Settings(**clean).validated()
     except (TypeError, ValueError):
@@ -109,6 +146,7 @@ def load_settings(path: Path) -> Settings:
 def save_settings(path: Path, settings: Settings) -> None:
     data = asdict(settings)
     data["presets"] = list(settings.presets)
+    data["watch"] = [{**asdict(w), "presets": list(w.presets)} for w in settings.watch]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")

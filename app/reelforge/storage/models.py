@@ -101,6 +101,8 @@ class JobRow(SQLModel, table=True):
         # Search: a substring test cannot seek, so it scans; this index holds every column the
         # history filters on, so the scan never reads the (wide) table rows of non-matches.
         sa.Index(HISTORY_SEARCH_INDEX, "created_at", "search_key", "status", "preset"),
+        # Metrics read "finished in the last hour/day/week, or not finished" (0003).
+        sa.Index("ix_jobs_finished_at", "finished_at"),
     )
 
     id: str = Field(primary_key=True)  # JobSpec.id, a uuid4 hex
@@ -160,3 +162,42 @@ class TransitionRow(SQLModel, table=True):
     to_status: str
     at: datetime = _when()  # type: ignore[assignment]
     reason: str | None = None
+
+
+class AlertRow(SQLModel, table=True):
+    """One raised alert and, once its condition is gone, when it cleared (0003)."""
+
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(index=True)
+    severity: str
+    message: str
+    action: str = ""
+    key: str = ""  # what it is about: a volume, a worker, a source path
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    cleared_at: datetime | None = _when(nullable=True)  # type: ignore[assignment]
+    cleared_message: str | None = None
+
+
+class WatchSeenRow(SQLModel, table=True):
+    """A file content a watch folder has taken: never taken twice, across restarts (0003).
+
+    ``watch_key`` names the folder and its recipe (folder, presets, output), so the same content
+    dropped into another watch folder, or watched with other presets, is new work there.
+    """
+
+    __tablename__ = "watch_seen"
+    __table_args__ = (
+        sa.UniqueConstraint("watch_key", "fingerprint", name="uq_watch_seen_content"),
+        sa.Index("ix_watch_seen_path", "watch_key", "path"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_key: str
+    fingerprint: str
+    path: str
+    size: int
+    mtime: float
+    batch_id: int | None = None  # the batch it went into (kept when history retention drops it)
+    taken_at: datetime = _when()  # type: ignore[assignment]
