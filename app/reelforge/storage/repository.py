@@ -54,7 +54,23 @@ _ROWID = sa.literal_column("jobs.rowid")
 # table-less columns below, so that no second "jobs" joins the FROM). A missing index is then
 # an error, not a silent slowdown.
 _SEARCH_FROM = sa.text(f"jobs INDEXED BY {HISTORY_SEARCH_INDEX}")
-_JOBS = JobRow.__table__.c  # type: ignore[attr-defined]
+_JOBS_T: sa.Table = JobRow.__table__  # type: ignore[attr-defined]
+_OUTPUTS_T: sa.Table = OutputRow.__table__  # type: ignore[attr-defined]
+_TRANSITIONS_T: sa.Table = TransitionRow.__table__  # type: ignore[attr-defined]
+_JOBS = _JOBS_T.c
+# The hot statements, built once: constructing and cache-keying a statement cost more than
+# running it. The UPDATE's SET clause follows the keys of the parameters it is given.
+_JOB_BY_ID = sa.select(_JOBS_T).where(_JOBS.id == sa.bindparam("_id"))
+_JOB_STATE = sa.select(_JOBS.status, _JOBS.attempt).where(_JOBS.id == sa.bindparam("_id"))
+_UPDATE_JOB = sa.update(_JOBS_T).where(_JOBS.id == sa.bindparam("_id"))
+_OUTPUTS_OF = (
+    sa.select(_OUTPUTS_T)
+    .where(_OUTPUTS_T.c.job_id == sa.bindparam("_id"))
+    .order_by(_OUTPUTS_T.c.id)
+)
+_DELETE_OUTPUTS = sa.delete(_OUTPUTS_T).where(_OUTPUTS_T.c.job_id == sa.bindparam("_id"))
+_INSERT_OUTPUT = sa.insert(_OUTPUTS_T)
+_INSERT_TRANSITION = sa.insert(_TRANSITIONS_T)
 _SEARCH_COLUMNS: dict[str, sa.ColumnClause[Any]] = {
     name: sa.column(name, _JOBS[name].type)
     for name in ("created_at", "search_key", "status", "preset")
@@ -181,6 +197,30 @@ class Repository:
                         "the history database stayed locked by another program"
                     ) from exc
                 raise
+
+    @contextmanager
+    def _connection(self, *, write: bool = False) -> Iterator[sa.Connection]:
+        """One transaction on a Core connection: for the hot paths (a job's transitions and
+        reads, several per job, all on the bus thread), where the ORM's unit of work cost
+        ~3 ms a call against ~0.5 ms for the same statements in Core."""
+        with self._lock:
+            try:
+                with (self._writer if write else self._engine).begin() as conn:
+                    yield conn
+            except sa.exc.OperationalError as exc:
+                if is_locked_error(exc):
+                    raise DatabaseLocked(
+                        "the history database stayed locked by another program"
+                    ) from exc
+                raise
+
+    @staticmethod
+    def _core_record(conn: sa.Connection, job_id: str) -> JobRecord | None:
+        row = conn.execute(_JOB_BY_ID, {"_id": job_id}).first()
+        if row is None:
+            return None
+        outputs = conn.execute(_OUTPUTS_OF, {"_id": job_id}).all()
+        return _job_record(row, outputs)  # type: ignore[arg-type]  # Rows quack like the models
 
     @staticmethod
     def _outputs_by_job(session: Session, job_ids: Sequence[str]) -> dict[str, list[OutputRow]]:
@@ -447,55 +487,50 @@ class Repository:
         ``outputs`` replaces the job's recorded outputs.
         """
         now = utcnow()
-        with self._session(write=True) as s:
-            row = self._job_row(s, job_id)
+        with self._connection(write=True) as conn:
+            row = conn.execute(_JOB_STATE, {"_id": job_id}).first()
+            if row is None:
+                raise UnknownJob(f"no job {job_id} in the history")
             old = JobStatus(row.status)
             new = check_transition(old, new_status)
+            values: dict[str, Any] = {"status": new.value}
+            replace_outputs = outputs is not None
             if new is JobStatus.QUEUED:
-                row.attempt += 1
-                row.queued_at = now
-                row.error = row.warning = None
-                row.started_at = row.finished_at = row.seconds = None
-                s.execute(sa.delete(OutputRow).where(col(OutputRow.job_id) == job_id))
+                values.update(attempt=row.attempt + 1, queued_at=now, error=None, warning=None,
+                              started_at=None, finished_at=None, seconds=None)  # fmt: skip
+                replace_outputs = True
             elif new is JobStatus.RUNNING:
-                row.started_at = now
+                values["started_at"] = now
             if new.terminal:
-                row.finished_at = now
-            row.status = new.value
+                values["finished_at"] = now
             if error is not None:
-                row.error = _one_line(error)
+                values["error"] = _one_line(error)
             if warning is not None:
-                row.warning = _one_line(warning)
-            if seconds is not None:
-                row.seconds = seconds
-            if worker is not None:
-                row.worker = worker
-            if log_path is not None:
-                row.log_path = log_path
-            if ffmpeg_version is not None:
-                row.ffmpeg_version = ffmpeg_version
-            if outputs is not None:
-                s.execute(sa.delete(OutputRow).where(col(OutputRow.job_id) == job_id))
-                for o in map(_output, outputs):
-                    s.add(
-                        OutputRow(
-                            job_id=job_id,
-                            role=o.role,
-                            path=o.path,
-                            **{f: getattr(o, f) for f in _OUTPUT_FIELDS},
-                        )
-                    )
-            s.add(
-                TransitionRow(
-                    job_id=job_id,
-                    from_status=old.value,
-                    to_status=new.value,
-                    at=now,
-                    reason=_one_line(reason),
-                )
-            )
-            s.flush()
-            return self._records(s, [row])[0]
+                values["warning"] = _one_line(warning)
+            for name, value in (("seconds", seconds), ("worker", worker), ("log_path", log_path),
+                                ("ffmpeg_version", ffmpeg_version)):  # fmt: skip
+                if value is not None:
+                    values[name] = value
+            conn.execute(_UPDATE_JOB, {"_id": job_id, **values})
+            if replace_outputs:
+                conn.execute(_DELETE_OUTPUTS, {"_id": job_id})
+            if outputs:
+                conn.execute(
+                    _INSERT_OUTPUT,
+                    [
+                        {"job_id": job_id, "role": o.role, "path": o.path,
+                         **{f: getattr(o, f) for f in _OUTPUT_FIELDS}}
+                        for o in map(_output, outputs)
+                    ],
+                )  # fmt: skip
+            conn.execute(
+                _INSERT_TRANSITION,
+                {"job_id": job_id, "from_status": old.value, "to_status": new.value, "at": now,
+                 "reason": _one_line(reason)},
+            )  # fmt: skip
+            record = self._core_record(conn, job_id)
+            assert record is not None
+            return record
 
     def interrupt_running(self, reason: str = "app stopped while running") -> list[JobRecord]:
         """Start-up recovery: every job still marked running was cut off; mark it interrupted."""
@@ -526,9 +561,8 @@ class Repository:
     # -- jobs: reads -------------------------------------------------------------------------
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        with self._session() as s:
-            row = s.get(JobRow, job_id)
-            return None if row is None else self._records(s, [row])[0]
+        with self._connection() as conn:
+            return self._core_record(conn, job_id)
 
     def jobs_in_batch(self, batch_id: int) -> list[JobRecord]:
         with self._session() as s:
