@@ -7,6 +7,7 @@ they subscribe to the bus afterwards. The executor is chosen here and nowhere el
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,14 +19,19 @@ from reelforge.config import Paths, Settings, load_settings
 from reelforge.domain.jobs import JobStatus
 from reelforge.domain.naming import is_temp_name
 from reelforge.executors.local import LocalExecutor
+from reelforge.observability.alert_rules import ALERTS_FILE, load_rules
+from reelforge.observability.alerts import AlertEngine
 from reelforge.observability.eventlog import EventLog
 from reelforge.observability.jsonlog import install_json_log
 from reelforge.runner import RunContext
+from reelforge.services.alerting import AlertService, DiskGate
 from reelforge.services.diskguard import DiskGuard
 from reelforge.services.presets import PresetCatalog
 from reelforge.services.queue import QueueService
 from reelforge.services.recorder import HistoryRecorder
+from reelforge.services.scheduler import SchedulerService
 from reelforge.storage.engine import open_database, recovery_of
+from reelforge.storage.monitoring import MonitoringStore
 from reelforge.storage.repository import Repository
 
 log = logging.getLogger("reelforge")
@@ -45,6 +51,21 @@ class App:
     notices: list[str]  # one-line things the person should be told at start-up
     lock: DataFolderLock
     event_log: EventLog | None = field(default=None)
+    store: MonitoringStore | None = field(default=None)
+    alerts: AlertService | None = field(default=None)
+    scheduler: SchedulerService | None = field(default=None)
+    _background: bool = field(default=False)
+
+    def start_background(self) -> None:
+        """Long-running modes (the window, `reelforge watch`): alert actions, heavy-lane hours,
+        housekeeping. A one-off `reelforge process` leaves them off and never pauses itself."""
+        if self._background:
+            return
+        self._background = True
+        if self.alerts is not None:
+            self.alerts.start()
+        if self.scheduler is not None and self.owns_data:
+            self.scheduler.start()
 
     @property
     def owns_data(self) -> bool:
@@ -52,6 +73,9 @@ class App:
         return self.lock.owned
 
     def close(self, *, interrupt: bool = True) -> None:
+        for service in (self.alerts, self.scheduler):
+            if service is not None:
+                service.stop()
         self.executor.shutdown(interrupt=interrupt)
         if self.event_log is not None:
             self.event_log.close()  # after the shutdown's last events
@@ -98,12 +122,17 @@ def build(
         ffmpeg_setting=settings.ffmpeg_path or None,
         stall_timeout=settings.stall_timeout,
     )
+    store = MonitoringStore(engine)
+    rules, problem = load_rules(paths.home / ALERTS_FILE)
+    if problem:
+        notices.append(f"alert rules: {problem}")
+    disk_gate = DiskGate(DiskGuard(margin_bytes=rules.low_disk.margin_bytes))
     executor = LocalExecutor(
         bus,
         ctx,
         light=settings.light_concurrency,
         heavy=settings.heavy_concurrency,
-        gate=DiskGuard().check,
+        gate=disk_gate.check,
     )
     presets = PresetCatalog(resource("presets"), paths.presets)
     notices.extend(f"preset ignored: {e}" for e in presets.errors)
@@ -120,7 +149,7 @@ def build(
         _recover(repo, notices)
     else:
         notices.append("another Reelforge is working on this data folder: its jobs are left alone")
-    return App(
+    app = App(
         paths,
         settings,
         engine,
@@ -133,7 +162,19 @@ def build(
         notices,
         lock,
         event_log=event_log,
+        store=store,
     )
+    # Services that read the settings read the App's, which the window may change at run time.
+    app.alerts = AlertService(
+        bus,
+        AlertEngine(rules, time.time),
+        executor,
+        store,
+        disk_gate,
+        folders=lambda: app.settings.output_folders(),
+    )
+    app.scheduler = SchedulerService(bus, executor, lambda: app.settings, store, paths)
+    return app
 
 
 def _recover(repo: Repository, notices: list[str]) -> None:

@@ -113,6 +113,7 @@ class AlertRaised(Event):
     message: str  # one line for a person
     action: str = ""  # what was done about it ("paused the heavy lane"), empty for none
     key: str = ""  # what it is about (a volume, a worker, a source path), for the history
+    notify: bool = True  # False: this rule already notified within its quiet period
 
 
 @dataclass(frozen=True)

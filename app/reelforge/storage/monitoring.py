@@ -236,18 +236,36 @@ class MonitoringStore:
 
     # -- retention ---------------------------------------------------------------------------
 
-    def forget_before(self, cutoff: float) -> int:
+    def forget_before(self, cutoff: float, *, chunk: int = 100) -> int:
         """Delete batches finished before `cutoff` with their jobs, outputs and transitions
         (foreign keys cascade), sources no job refers to any more, and cleared alerts.
-        Returns the number of jobs removed. What a watch folder took is kept: forgetting it
-        would make the folder take those files again."""
+
+        A few batches per transaction, so the bus thread's own writes never wait long for the
+        lock. Returns the number of jobs removed. What a watch folder took is kept: forgetting
+        it would make the folder take those files again.
+        """
         at = _to_db(cutoff)
+        removed = 0
+        while True:
+            with self._conn(write=True) as conn:
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        sa.text(
+                            "SELECT id FROM batches WHERE finished_at IS NOT NULL "
+                            "AND finished_at < :at ORDER BY id LIMIT :n"
+                        ),
+                        {"at": at, "n": chunk},
+                    )
+                ]
+                if not ids:
+                    break
+                marks = ", ".join(str(int(i)) for i in ids)
+                removed += conn.execute(
+                    sa.text(f"SELECT count(*) FROM jobs WHERE batch_id IN ({marks})")
+                ).scalar_one()
+                conn.execute(sa.text(f"DELETE FROM batches WHERE id IN ({marks})"))
         with self._conn(write=True) as conn:
-            old = "SELECT id FROM batches WHERE finished_at IS NOT NULL AND finished_at < :at"
-            jobs = conn.execute(
-                sa.text(f"SELECT count(*) FROM jobs WHERE batch_id IN ({old})"), {"at": at}
-            ).scalar_one()
-            conn.execute(sa.text(f"DELETE FROM batches WHERE id IN ({old})"), {"at": at})
             conn.execute(
                 sa.text(
                     "DELETE FROM sources WHERE created_at < :at AND id NOT IN "
@@ -259,4 +277,4 @@ class MonitoringStore:
                 sa.text("DELETE FROM alerts WHERE cleared_at IS NOT NULL AND cleared_at < :at"),
                 {"at": at},
             )
-        return int(jobs)
+        return int(removed)
