@@ -33,6 +33,7 @@ from reelforge.services.scheduler import SchedulerService
 from reelforge.storage.engine import open_database, recovery_of
 from reelforge.storage.monitoring import MonitoringStore
 from reelforge.storage.repository import Repository
+from reelforge.watch.folders import WatchService
 
 log = logging.getLogger("reelforge")
 
@@ -54,6 +55,7 @@ class App:
     store: MonitoringStore | None = field(default=None)
     alerts: AlertService | None = field(default=None)
     scheduler: SchedulerService | None = field(default=None)
+    watch: WatchService | None = field(default=None)
     _background: bool = field(default=False)
 
     def start_background(self) -> None:
@@ -66,6 +68,8 @@ class App:
             self.alerts.start()
         if self.scheduler is not None and self.owns_data:
             self.scheduler.start()
+        if self.watch is not None and self.owns_data:
+            self.watch.start()
 
     @property
     def owns_data(self) -> bool:
@@ -73,7 +77,7 @@ class App:
         return self.lock.owned
 
     def close(self, *, interrupt: bool = True) -> None:
-        for service in (self.alerts, self.scheduler):
+        for service in (self.watch, self.alerts, self.scheduler):
             if service is not None:
                 service.stop()
         self.executor.shutdown(interrupt=interrupt)
@@ -174,6 +178,13 @@ def build(
         folders=lambda: app.settings.output_folders(),
     )
     app.scheduler = SchedulerService(bus, executor, lambda: app.settings, store, paths)
+    app.watch = WatchService(
+        bus,
+        queue,
+        store,
+        folders=lambda: app.settings.watch,
+        default_out=lambda: app.settings.effective_output_dir,
+    )
     return app
 
 

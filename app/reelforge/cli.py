@@ -62,9 +62,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--json", action="store_true", help="one JSON object per finished job")
 
+    _metrics_options(pr)
+
+    wa = sub.add_parser(
+        "watch", help="enqueue new files from folders once they are stable, until Ctrl-C"
+    )
+    wa.add_argument(
+        "dirs", nargs="*", metavar="DIR", help="folders to watch (default: the settings' ones)"
+    )
+    wa.add_argument("--preset", "-p", action="append", metavar="NAME", help="repeatable")
+    wa.add_argument("--out", "-o", metavar="DIR", help="output folder (default: from settings)")
+    wa.add_argument("--json", action="store_true", help="one JSON object per finished job")
+    _metrics_options(wa)
+
     rs = sub.add_parser("resume", help="finish whatever the history holds as queued or interrupted")
     rs.add_argument("--jobs", "-j", type=int, metavar="N")
     rs.add_argument("--json", action="store_true")
+    _metrics_options(rs)
 
     ps = sub.add_parser("presets", help="list presets")
     ps.add_argument("--json", action="store_true")
@@ -91,7 +105,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = ("process", "resume", "presets", "history", "doctor", "events", "stats", "gui")
+def _metrics_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port"
+    )
+    p.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address to serve them on (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)",
+    )
+
+
+COMMANDS = (
+    "process",
+    "resume",
+    "watch",
+    "presets",
+    "history",
+    "doctor",
+    "events",
+    "stats",
+    "gui",
+)
 
 
 def _wants_gui(argv: list[str]) -> bool:
@@ -112,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_self_check()
         if args.command in ("process", "resume"):
             return _run_batch(args)
+        if args.command == "watch":
+            return _watch(args)
         if args.command == "presets":
             return _presets(args)
         if args.command == "history":
@@ -208,6 +246,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     app = _build(heavy=getattr(args, "jobs", None), collision=getattr(args, "collision", None))
     reporter = BatchReporter(app.repo, json_lines=args.json)
     state = {"interrupted": False, "open": set()}
+    exporter = _serve_metrics(app, args)
 
     def on_batch_finished(event: BatchFinished) -> None:
         state["open"].discard(event.batch_id)
@@ -277,6 +316,8 @@ def _run_batch(args: argparse.Namespace) -> int:
             signal.signal(signum, handler)
     finally:
         app.close(interrupt=False)
+        if exporter is not None:
+            exporter.close()
     reporter.summary()
     if state["interrupted"]:
         return EXIT_INTERRUPTED
@@ -436,3 +477,112 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         print("\n".join(stats_lines(stats)))
     return EXIT_OK
+
+
+def _serve_metrics(app: Any, args: argparse.Namespace) -> Any:
+    """A Prometheus endpoint fed by this process's events, when --metrics-port is given."""
+    port = getattr(args, "metrics_port", None)
+    if port is None:
+        return None
+    if not 0 <= port <= 65535:
+        raise UsageError("--metrics-port must be 0..65535")
+    from reelforge.observability.prometheus import PrometheusExporter
+
+    exporter = PrometheusExporter(app.bus)
+    try:
+        bound = exporter.serve(port, args.metrics_addr)
+    except OSError as err:
+        where = f"{args.metrics_addr}:{port}"
+        raise UsageError(f"cannot serve metrics on {where}: {err.strerror}") from None
+    print(f"reelforge: metrics on http://{args.metrics_addr}:{bound}/metrics", file=sys.stderr)
+    return exporter
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from PySide6.QtCore import QTimer
+
+    from reelforge.cli_report import BatchReporter
+    from reelforge.config import WatchFolder
+    from reelforge.domain.events import (
+        AlertRaised,
+        JobFinished,
+        JobProgressed,
+        JobStarted,
+        QueueStateChanged,
+        WatchedFileTaken,
+    )
+    from reelforge.domain.presets import PresetError
+
+    loop = _qt_core()
+    app = _build()
+    exporter = None
+    try:
+        if args.dirs:
+            presets = tuple(args.preset or app.settings.presets)
+            out = args.out or ""
+            for d in args.dirs:
+                if not Path(d).expanduser().is_dir():
+                    raise UsageError(f"not a folder: {d}")
+            folders = tuple(WatchFolder(str(Path(d).expanduser()), presets, out) for d in args.dirs)
+            app.settings = replace(app.settings, watch=folders)  # this run only, not saved
+        elif args.preset or args.out:
+            raise UsageError("--preset and --out go with folders named on the command line")
+        if not app.settings.watch:
+            raise UsageError("no folders: name some, or add watch folders in the settings")
+        try:
+            for folder in app.settings.watch:
+                for name in folder.presets:
+                    app.presets.get(name)
+        except PresetError as err:
+            raise UsageError(str(err)) from None
+        if not app.owns_data:
+            print(
+                "reelforge: another Reelforge is working on this data folder; watch from there",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        exporter = _serve_metrics(app, args)
+        reporter = BatchReporter(app.repo, json_lines=args.json)
+        app.bus.subscribe(JobFinished, reporter.job_finished)
+        app.bus.subscribe(JobStarted, reporter.job_started)
+        app.bus.subscribe(JobProgressed, reporter.job_progressed)
+        app.bus.subscribe(WatchedFileTaken, lambda e: reporter.note(f"taken: {e.path}"))
+        app.bus.subscribe(
+            AlertRaised,
+            lambda e: reporter.note(f"alert: {e.message}" + (f" ({e.action})" if e.action else "")),
+        )
+        app.bus.subscribe(
+            QueueStateChanged,
+            lambda e: reporter.note(
+                f"{e.lane} jobs {'paused' if e.paused else 'resumed'}"
+                + (f": {e.reason}" if e.reason else "")
+            ),
+        )
+        for folder in app.settings.watch:
+            out = folder.out or app.settings.effective_output_dir
+            reporter.note(f"watching {folder.dir} ({', '.join(folder.presets)} -> {out})")
+        stopped = {"signal": False}
+
+        def on_stop_signal(_signum: int, _frame: Any) -> None:
+            stopped["signal"] = True
+            loop.quit()
+
+        previous = {s: signal.signal(s, on_stop_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        tick = QTimer()  # lets Python run its signal handlers during Qt's loop
+        tick.timeout.connect(lambda: None)
+        tick.start(100)
+        with reporter:
+            app.queue.resume_pending()
+            app.start_background()
+            loop.exec()
+        tick.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    finally:
+        app.close(interrupt=True)  # running jobs resume next time
+        if exporter is not None:
+            exporter.close()
+    reporter.summary()
+    return EXIT_INTERRUPTED if stopped["signal"] else EXIT_OK

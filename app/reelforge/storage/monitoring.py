@@ -234,6 +234,14 @@ class MonitoringStore:
             )
             return bool(result.rowcount)
 
+    def is_output(self, path: str) -> bool:
+        """A file some job wrote (a watch folder must never feed on outputs)."""
+        with self._conn() as conn:
+            row = conn.execute(
+                sa.text("SELECT 1 FROM outputs WHERE path = :p LIMIT 1"), {"p": path}
+            ).first()
+        return row is not None
+
     # -- retention ---------------------------------------------------------------------------
 
     def forget_before(self, cutoff: float, *, chunk: int = 100) -> int:
