@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from sqlalchemy.engine import Engine
 
 from reelforge.assets import resource
 from reelforge.bus import Bus
+from reelforge.cluster.broker import resolve_broker
 from reelforge.config import Paths, Settings, load_settings
 from reelforge.domain.jobs import JobStatus
 from reelforge.domain.naming import is_temp_name
+from reelforge.executors.base import Executor
 from reelforge.executors.local import LocalExecutor
 from reelforge.observability.alert_rules import ALERTS_FILE, load_rules
 from reelforge.observability.alerts import AlertEngine
@@ -46,7 +49,7 @@ class App:
     repo: Repository
     bus: Bus
     ctx: RunContext
-    executor: LocalExecutor
+    executor: Executor
     presets: PresetCatalog
     queue: QueueService
     notices: list[str]  # one-line things the person should be told at start-up
@@ -92,6 +95,7 @@ def build(
     heavy: int | None = None,
     light: int | None = None,
     collision: str | None = None,
+    broker: str | None = None,
 ) -> App:
     """Wire the app. Needs a Q(Core)Application to exist (the bus rides on Qt signals).
 
@@ -131,13 +135,26 @@ def build(
     if problem:
         notices.append(f"alert rules: {problem}")
     disk_gate = DiskGate(DiskGuard(margin_bytes=rules.low_disk.margin_bytes))
-    executor = LocalExecutor(
-        bus,
-        ctx,
-        light=settings.light_concurrency,
-        heavy=settings.heavy_concurrency,
-        gate=disk_gate.check,
-    )
+    executor: Executor
+    broker_url = resolve_broker(broker, settings.broker_url)
+    if broker_url:  # "run jobs on: cluster at URL"; Celery is imported only then
+        from reelforge.executors.cluster import CeleryExecutor
+
+        executor = CeleryExecutor(
+            bus,
+            broker=broker_url,
+            log_dir=paths.job_logs,
+            visibility_timeout=settings.visibility_timeout,
+            new_attempt=_new_attempt_recorder(repo),
+        )
+    else:
+        executor = LocalExecutor(
+            bus,
+            ctx,
+            light=settings.light_concurrency,
+            heavy=settings.heavy_concurrency,
+            gate=disk_gate.check,
+        )
     presets = PresetCatalog(resource("presets"), paths.presets)
     notices.extend(f"preset ignored: {e}" for e in presets.errors)
     queue = QueueService(
@@ -186,6 +203,16 @@ def build(
         default_out=lambda: app.settings.effective_output_dir,
     )
     return app
+
+
+def _new_attempt_recorder(repo: Repository) -> Callable[[str, str], None]:
+    """A job whose worker was lost runs again: the history shows the cut-off attempt and why."""
+
+    def record(job_id: str, reason: str) -> None:
+        repo.transition(job_id, JobStatus.INTERRUPTED, reason=reason)
+        repo.transition(job_id, JobStatus.QUEUED, reason="sent again to the cluster")
+
+    return record
 
 
 def _recover(repo: Repository, notices: list[str]) -> None:

@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         help="what to do when an output name exists (default: counter)",
     )
     pr.add_argument("--json", action="store_true", help="one JSON object per finished job")
+    pr.add_argument(
+        "--broker",
+        metavar="URL",
+        help="run the jobs on the cluster at this Redis URL (default: REELFORGE_BROKER, "
+        "then the setting; none: this computer)",
+    )
 
     _metrics_options(pr)
 
@@ -79,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--jobs", "-j", type=int, metavar="N")
     rs.add_argument("--json", action="store_true")
     _metrics_options(rs)
+    rs.add_argument(
+        "--broker",
+        metavar="URL",
+        help="run the jobs on the cluster at this Redis URL (default: REELFORGE_BROKER, "
+        "then the setting; none: this computer)",
+    )
 
     ps = sub.add_parser("presets", help="list presets")
     ps.add_argument("--json", action="store_true")
@@ -89,6 +101,23 @@ def _parser() -> argparse.ArgumentParser:
     hi.add_argument("--limit", type=int, default=50, metavar="N")
 
     sub.add_parser("doctor", help="check ffmpeg, PyAV, the data folder and the database")
+
+    wk = sub.add_parser("worker", help="run jobs for a cluster: a Celery worker on Redis")
+    wk.add_argument(
+        "--broker", metavar="URL", help="Redis URL (default: REELFORGE_BROKER, then the setting)"
+    )
+    wk.add_argument("--queues", default="light,heavy", help="light, heavy or both (default)")
+    wk.add_argument(
+        "--concurrency", "-c", type=int, default=1, metavar="N", help="jobs at once (default 1)"
+    )
+    wk.add_argument(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="FROM=TO",
+        help="the submitter's path prefix FROM is TO on this worker (repeatable)",
+    )
+    wk.add_argument("--name", help="worker name shown in the history (default: rfPID@host)")
 
     st = sub.add_parser("stats", help="throughput, waiting, failures, bytes, disk, presets")
     st.add_argument("--json", action="store_true", help="one JSON object")
@@ -127,6 +156,7 @@ COMMANDS = (
     "events",
     "stats",
     "gui",
+    "worker",
 )
 
 
@@ -154,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _presets(args)
         if args.command == "history":
             return _history(args)
+        if args.command == "worker":
+            return _worker(args)
         if args.command == "doctor":
             return _doctor()
         if args.command == "events":
@@ -232,18 +264,25 @@ def _run_batch(args: argparse.Namespace) -> int:
     from reelforge.cli_report import BatchReporter
     from reelforge.domain.commands import Enqueue
     from reelforge.domain.events import (
+        AlertCleared,
+        AlertRaised,
         BatchFinished,
         JobFinished,
         JobProgressed,
         JobStarted,
         QueueStateChanged,
+        WorkerLost,
     )
     from reelforge.domain.presets import PresetError
 
     if getattr(args, "jobs", None) is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     loop = _qt_core()
-    app = _build(heavy=getattr(args, "jobs", None), collision=getattr(args, "collision", None))
+    app = _build(
+        heavy=getattr(args, "jobs", None),
+        collision=getattr(args, "collision", None),
+        broker=getattr(args, "broker", None),
+    )
     reporter = BatchReporter(app.repo, json_lines=args.json)
     state = {"interrupted": False, "open": set()}
     exporter = _serve_metrics(app, args)
@@ -257,6 +296,12 @@ def _run_batch(args: argparse.Namespace) -> int:
     app.bus.subscribe(JobStarted, reporter.job_started)
     app.bus.subscribe(JobProgressed, reporter.job_progressed)
     app.bus.subscribe(BatchFinished, on_batch_finished)
+    # Cluster mode: a lost broker or worker is said in one line each (the batch goes on).
+    app.bus.subscribe(AlertRaised, lambda e: reporter.note(e.message))
+    app.bus.subscribe(AlertCleared, lambda e: reporter.note(e.message))
+    app.bus.subscribe(
+        WorkerLost, lambda e: reporter.note(f"{e.reason}: {len(e.jobs)} job(s) sent again")
+    )
     app.bus.subscribe(
         QueueStateChanged,
         lambda e: reporter.note(
@@ -477,6 +522,49 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         print("\n".join(stats_lines(stats)))
     return EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """`reelforge worker`: the same job function as the local pool, fed by a Celery queue."""
+    from reelforge.assets import resource
+    from reelforge.cluster.broker import resolve_broker
+    from reelforge.cluster.celery_app import QUEUES
+    from reelforge.cluster.pathmap import PathMap, PathMapError
+    from reelforge.cluster.worker import default_worker_name, run_worker
+    from reelforge.config import Paths, load_settings
+    from reelforge.runner import RunContext
+
+    paths = Paths.from_env().ensure()  # job logs only: a worker never opens the history
+    settings = load_settings(paths.settings)
+    broker = resolve_broker(args.broker, settings.broker_url)
+    if not broker:
+        raise UsageError("no broker: give --broker URL, set REELFORGE_BROKER or broker_url")
+    queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
+    if not queues or set(queues) - set(QUEUES):
+        raise UsageError(f"--queues takes {' and/or '.join(QUEUES)}, comma-separated")
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    try:
+        path_map = PathMap.parse(args.path_map)
+    except PathMapError as err:
+        raise UsageError(str(err)) from None
+    name = args.name or default_worker_name()
+    ctx = RunContext.create(
+        log_dir=paths.job_logs,
+        font=resource("fonts", "DejaVuSans.ttf"),
+        ffmpeg_setting=settings.ffmpeg_path or None,
+        stall_timeout=settings.stall_timeout,
+        worker=name,
+    )
+    return run_worker(
+        broker=broker,
+        queues=queues,
+        concurrency=args.concurrency,
+        path_map=path_map,
+        name=name,
+        ctx=ctx,
+        visibility_timeout=settings.visibility_timeout,
+    )
 
 
 def _serve_metrics(app: Any, args: argparse.Namespace) -> Any:

@@ -99,6 +99,10 @@ class Settings:
     heavy_hours: str = ""  # when heavy jobs may start, e.g. "22:00-07:00"; empty: any time
     history_days: int = 0  # forget finished batches older than this; 0: keep everything
     log_days: int = 30  # delete job logs older than this; 0: keep them
+    # "Run jobs on": empty for this computer, else a Redis URL (cluster mode, see README).
+    broker_url: str = ""
+    # Seconds Redis waits before redelivering an unacknowledged job: longer than the longest job.
+    visibility_timeout: float = 43200.0
 
     def validated(self) -> Settings:
         """Clamp what a hand-edited file may get wrong instead of failing at start-up."""
@@ -112,6 +116,8 @@ class Settings:
             presets=tuple(self.presets) or ("web",),
             history_days=max(0, int(self.history_days)),
             log_days=max(0, int(self.log_days)),
+            broker_url=str(self.broker_url).strip(),
+            visibility_timeout=max(60.0, float(self.visibility_timeout)),
             heavy_hours=str(self.heavy_hours).strip(),
         )
 

@@ -61,6 +61,15 @@ def test_pure_layers(part: str) -> None:
     assert _violations(files, forbidden) == []
 
 
+def test_cluster_package_runs_without_qt_or_history() -> None:
+    """A worker machine imports reelforge.cluster and the job function: no Qt, no database."""
+    files = _modules("cluster")
+    assert files
+    forbidden = ("PySide6", "sqlmodel", "sqlalchemy", "reelforge.storage", "reelforge.ui",
+                 "reelforge.services", "reelforge.bus", "reelforge.executors")  # fmt: skip
+    assert _violations(files, forbidden) == []
+
+
 def test_checker_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from PySide6.QtWidgets import QWidget\nimport sqlalchemy.orm\n")

@@ -1,0 +1,190 @@
+"""Real parts for the cluster tests: a redis-server on a free loopback port and real
+`reelforge worker` processes, each in its own process group, always stopped at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@dataclass
+class RedisServer:
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        if REDIS is None:
+            pytest.skip("redis-server is not installed")
+        self.proc = subprocess.Popen(
+            [
+                REDIS,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+
+        def up() -> bool:
+            with contextlib.suppress(redis.RedisError):
+                return bool(client.ping())
+            return False
+
+        wait_for(up, 10, "redis-server to answer")
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def rclient(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
+
+
+@dataclass
+class Worker:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill_group(self, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.kill_group(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill_group(signal.SIGKILL)
+                self.proc.wait(5)
+        self.kill_group(signal.SIGKILL)  # anything left in its group
+
+
+StartWorker = Callable[..., Worker]
+
+
+@pytest.fixture
+def start_worker(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartWorker]:
+    started: list[Worker] = []
+    client = redis.Redis.from_url(redis_server.url)
+
+    def start(
+        name: str, *, queues: str = "light,heavy", concurrency: int = 1, extra: tuple[str, ...] = ()
+    ) -> Worker:
+        home = tmp_path_factory.mktemp(f"worker-{name}")
+        env = dict(os.environ, REELFORGE_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+        env.pop("REELFORGE_BROKER", None)
+        log = home / "worker.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "reelforge",
+            "worker",
+            "--broker",
+            redis_server.url,
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--name",
+            name,
+            *extra,
+        ]
+        nice = shutil.which("nice")
+        with log.open("wb") as fh:
+            proc = subprocess.Popen(
+                [nice, "-n", "10", *argv] if nice else argv,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # its own group: SIGKILL of the group is "machine gone"
+            )
+        worker = Worker(name, proc, log)
+        started.append(worker)
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"worker {name} exited:\n{worker.output()[-3000:]}")
+            return " ready." in worker.output() and bool(client.exists(f"reelforge:worker:{name}"))
+
+        wait_for(ready, 60, f"worker {name} to be ready")
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+        client.close()
