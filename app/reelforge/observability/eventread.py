@@ -88,8 +88,8 @@ class Filter:
         if self.job:
             if str(line.get("job_id") or "").startswith(self.job):
                 return True
-            jobs = line.get("jobs") or ()
-            return any(str(j.get("job_id", "")).startswith(self.job) for j in jobs)
+            ids = line.get("job_ids") or [j.get("job_id", "") for j in line.get("jobs") or ()]
+            return any(str(i).startswith(self.job) for i in ids)
         return True
 
 
@@ -111,7 +111,7 @@ def describe(line: dict[str, Any]) -> str:
         text = f"{line.get('logger', '')}: {line.get('message', '')}"
         return text + (" (traceback in the log; --json shows it)" if line.get("traceback") else "")
     if name == "JobsQueued":
-        jobs = line.get("jobs") or []
+        jobs = line.get("job_ids") or line.get("jobs") or []
         return f"{len(jobs)} job(s) queued"
     if name == "JobStarted":
         return f"started on {line.get('worker') or '?'}"

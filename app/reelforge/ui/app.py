@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
@@ -18,7 +19,12 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from reelforge.__about__ import __version__
 from reelforge.bootstrap import App, build
 from reelforge.config import Settings
-from reelforge.services.notifications import BatchNotifier
+from reelforge.domain.events import AlertCleared, AlertRaised
+from reelforge.observability.alerts import RULE_TITLES
+from reelforge.observability.live import LiveState
+from reelforge.services.notifications import BatchNotifier, Notice
+from reelforge.ui.alerts_view import AlertsTab
+from reelforge.ui.dashboard import DashboardTab
 from reelforge.ui.history_view import HistoryTab
 from reelforge.ui.icons import app_icon
 from reelforge.ui.main_window import MainWindow, QuitChoice
@@ -30,6 +36,7 @@ from reelforge.ui.theme import apply_theme
 from reelforge.ui.tray import Tray
 
 log = logging.getLogger("reelforge.ui")
+ALERT_NOTICE = -1  # the "batch id" of an alert's notification: clicking it shows the Alerts tab
 
 
 class FileOpenQueue(QObject):
@@ -102,6 +109,15 @@ class DesktopApp:
         self.presets_tab.presets_changed.connect(self._presets_changed)
         self.window.tabs.addTab(self.history, "History")
         self.window.tabs.addTab(self.presets_tab, "Presets")
+        self.live = LiveState(time.time)
+        core.bus.subscribe_all(self.live.observe)
+        self.dashboard = DashboardTab(core.store, self.live, lambda: core.settings.output_folders())
+        self.alerts_tab = AlertsTab(core.store, queue_paused=self.window.act_pause.isChecked)
+        self.alerts_tab.resume_requested.connect(lambda: self.window.set_paused(False))
+        self.window.tabs.addTab(self.dashboard, "Dashboard")
+        self.window.tabs.addTab(self.alerts_tab, "Alerts")
+        core.bus.subscribe(AlertRaised, self._on_alert)
+        core.bus.subscribe(AlertCleared, self._on_alert_cleared)
         self.window.tabs.currentChanged.connect(self._tab_changed)
         self.window.settings_requested.connect(self.open_settings)
         self.window.quit_requested.connect(self.request_quit)
@@ -110,7 +126,7 @@ class DesktopApp:
         self.notifier.banner_requested.connect(
             lambda text: self.window.banner.show_message(text, "info")
         )
-        self.notifier.activated.connect(self.window.show_batch)
+        self.notifier.activated.connect(self._notice_clicked)
         self.batch_notifier = BatchNotifier(core.bus, self.notifier.deliver)
         self.batch_notifier.enabled = core.settings.notifications
 
@@ -138,6 +154,10 @@ class DesktopApp:
             )
         if files:
             self.window.enqueue_paths(files)
+        # Alert actions, heavy-lane hours, housekeeping and watch folders (owner only).
+        self.core.start_background()
+        if self.core.scheduler is not None and self.core.scheduler.problem:
+            self.window.banner.show_message(self.core.scheduler.problem, "warning")
 
     def accept_file_opens(self, queue: FileOpenQueue) -> None:
         queue.files_opened.connect(self.receive)
@@ -148,6 +168,36 @@ class DesktopApp:
         self.show_window()
         if files:
             self.window.enqueue_paths(files)
+
+    # -- alerts --------------------------------------------------------------------------------
+    def show_alerts(self) -> None:
+        self.show_window()
+        self.window.tabs.setCurrentWidget(self.alerts_tab)
+
+    def _notice_clicked(self, batch_id: int) -> None:
+        if batch_id == ALERT_NOTICE:
+            self.show_alerts()
+        else:
+            self.window.show_batch(batch_id)
+
+    def _on_alert(self, event: AlertRaised) -> None:
+        """A banner always; a notification once per rule per quiet period (event.notify)."""
+        title = RULE_TITLES.get(event.rule, event.rule)
+        text = f"{title}: {event.message}" + (f" — {event.action}." if event.action else "")
+        level = "error" if event.severity == "critical" else "warning"
+        self.window.banner.show_message(text, level, ("Show alerts", self.show_alerts))
+        self.alerts_tab.refresh()
+        if event.notify and self.core.settings.notifications:
+            action = event.action[:1].upper() + event.action[1:]
+            body = event.message + (f"\n{action}." if action else "")
+            critical = event.severity == "critical"
+            self.notifier.deliver(Notice(f"Reelforge: {title}", body, critical, ALERT_NOTICE))
+
+    def _on_alert_cleared(self, event: AlertCleared) -> None:
+        title = RULE_TITLES.get(event.rule, event.rule)
+        text = f"{title} over: {event.message}" + (f" — {event.action}." if event.action else "")
+        self.window.banner.show_message(text, "info", ("Show alerts", self.show_alerts))
+        self.alerts_tab.refresh()
 
     # -- window, tray, settings ----------------------------------------------------------------
     def show_window(self) -> None:
@@ -209,7 +259,16 @@ class DesktopApp:
         if settings.theme != old.theme:
             apply_theme(self.qt, settings.theme)
             self.window.banner.restyle()
+            self.alerts_tab.refresh()  # severity colours follow the palette
         self.window._update_out_button()
+        if self.core.watch is not None and (
+            settings.watch != old.watch or settings.output_dir != old.output_dir
+        ):
+            self.core.watch.reconfigure()
+        if self.core.scheduler is not None and settings.heavy_hours != old.heavy_hours:
+            self.core.scheduler.tick()
+            if self.core.scheduler.problem:
+                self.window.banner.show_message(self.core.scheduler.problem, "warning")
         if settings.ffmpeg_path != old.ffmpeg_path:
             self.window.banner.show_message(
                 "The new ffmpeg binary is used from the next start of Reelforge.", "info"
