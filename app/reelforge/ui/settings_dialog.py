@@ -1,4 +1,5 @@
-"""The Settings dialog: output, concurrency, ffmpeg, behaviour and theme.
+"""The Settings dialog: output, concurrency, ffmpeg, behaviour, theme, and automation (watch
+folders, heavy-job hours, retention).
 
 OK writes settings.toml (through config.save_settings) and emits settings_changed with the new
 Settings; Cancel leaves the file alone. The ffmpeg field is checked as you type, in a worker
@@ -25,17 +26,27 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from reelforge.config import COLLISIONS, Settings, default_output_dir, save_settings
+from reelforge.config import (
+    COLLISIONS,
+    Settings,
+    WatchFolder,
+    default_output_dir,
+    save_settings,
+)
 from reelforge.media.binaries import FFmpegBinary, FFmpegNotFound, find_ffmpeg
 from reelforge.ui.theme import semantic_color
+from reelforge.watch.schedule import parse_hours
 
 COLLISION_LABELS: dict[str, str] = {
     "counter": "Keep both: add a number to the new file",
@@ -225,6 +236,7 @@ class SettingsDialog(QDialog):
             self.theme_combo.addItem(label, key)
         desk_form.addRow("Theme:", self.theme_combo)
         outer.addWidget(desk_box)
+        outer.addWidget(self._build_automation())
 
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -243,6 +255,89 @@ class SettingsDialog(QDialog):
             self.restore_defaults
         )
         outer.addWidget(self.buttons)
+
+    def _build_automation(self) -> QGroupBox:
+        """Watch folders, heavy-job hours and retention."""
+        box = QGroupBox("Automation")
+        form = self._form(box)
+        self.watch_table = QTableWidget(0, 3)
+        self.watch_table.setHorizontalHeaderLabels(["Watched folder", "Presets", "Output"])
+        self.watch_table.verticalHeader().hide()
+        rows = self.watch_table.verticalHeader()
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.watch_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.watch_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.watch_table.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the folder's end matters
+        self.watch_table.setFixedHeight(
+            header.sizeHint().height() + 3 * rows.defaultSectionSize() + 4
+        )
+        self.watch_table.setToolTip(
+            "New files are queued once they stop growing. Presets: comma-separated. "
+            "Output: empty for the folder above."
+        )
+        self.watch_add = QPushButton("Add folder…")
+        self.watch_add.clicked.connect(self._add_watch)
+        self.watch_remove = QPushButton("Remove")
+        self.watch_remove.clicked.connect(self._remove_watch)
+        buttons = QWidget()
+        row = QHBoxLayout(buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.watch_add)
+        row.addWidget(self.watch_remove)
+        row.addStretch(1)
+        form.addRow("Watch folders:", self.watch_table)
+        form.addRow("", buttons)
+        self.hours_edit = QLineEdit()
+        self.hours_edit.setPlaceholderText("Any time (e.g. 22:00-07:00)")
+        self.hours_edit.setToolTip("Encodes start only in these hours; running ones finish")
+        form.addRow("Heavy jobs start:", self.hours_edit)
+        self.history_spin = self._spin(0, 3650)
+        self.history_spin.setSpecialValueText("Keep forever")
+        self.history_spin.setSuffix(" days")
+        self.log_spin = self._spin(0, 3650)
+        self.log_spin.setSpecialValueText("Keep forever")
+        self.log_spin.setSuffix(" days")
+        keep = QWidget()
+        keep_row = QHBoxLayout(keep)
+        keep_row.setContentsMargins(0, 0, 0, 0)
+        keep_row.addWidget(QLabel("History"))
+        keep_row.addWidget(self.history_spin)
+        keep_row.addSpacing(16)
+        keep_row.addWidget(QLabel("Job logs"))
+        keep_row.addWidget(self.log_spin)
+        keep_row.addStretch(1)
+        form.addRow("Keep:", keep)
+        return box
+
+    def _add_watch(self) -> None:
+        folder = self._ask_watch_directory(str(Path.home()))
+        if folder:
+            self._append_watch(WatchFolder(folder, tuple(self._settings.presets), ""))
+
+    def _append_watch(self, w: WatchFolder) -> None:
+        row = self.watch_table.rowCount()
+        self.watch_table.insertRow(row)
+        for col, text in enumerate((w.dir, ", ".join(w.presets), w.out)):
+            self.watch_table.setItem(row, col, QTableWidgetItem(text))
+
+    def _remove_watch(self) -> None:
+        rows = sorted({i.row() for i in self.watch_table.selectedIndexes()}, reverse=True)
+        for row in rows or [self.watch_table.rowCount() - 1]:
+            if row >= 0:
+                self.watch_table.removeRow(row)
+
+    def watch_folders(self) -> tuple[WatchFolder, ...]:
+        found = []
+        for row in range(self.watch_table.rowCount()):
+            cells = [self.watch_table.item(row, c) for c in range(3)]
+            folder, presets, out = (c.text().strip() if c else "" for c in cells)
+            if folder:
+                names = tuple(p.strip() for p in presets.split(",") if p.strip())
+                found.append(WatchFolder(folder, names or ("web",), out))
+        return tuple(found)
 
     @staticmethod
     def _form(box: QGroupBox) -> QFormLayout:
@@ -281,6 +376,12 @@ class SettingsDialog(QDialog):
         self.notify_check.setChecked(s.notifications)
         self.tray_check.setChecked(s.close_to_tray)
         self.theme_combo.setCurrentIndex(max(0, self.theme_combo.findData(s.theme)))
+        self.watch_table.setRowCount(0)
+        for w in s.watch:
+            self._append_watch(w)
+        self.hours_edit.setText(s.heavy_hours)
+        self.history_spin.setValue(s.history_days)
+        self.log_spin.setValue(s.log_days)
 
     def current(self) -> Settings:
         """What the form holds, on top of the settings it was opened with (e.g. presets)."""
@@ -295,6 +396,10 @@ class SettingsDialog(QDialog):
             notifications=self.notify_check.isChecked(),
             close_to_tray=self.tray_check.isChecked(),
             theme=self.theme_combo.currentData(),
+            watch=self.watch_folders(),
+            heavy_hours=self.hours_edit.text().strip(),
+            history_days=self.history_spin.value(),
+            log_days=self.log_spin.value(),
         )
 
     def restore_defaults(self) -> None:
@@ -303,6 +408,13 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         new = self.current().validated()
+        try:
+            parse_hours(new.heavy_hours)
+        except ValueError as exc:
+            self.error_label.setText(str(exc))
+            self.error_label.setStyleSheet(f"color: {semantic_color('error')};")
+            self.error_label.show()
+            return
         try:
             save_settings(self._path, new)
         except OSError as exc:
@@ -318,6 +430,9 @@ class SettingsDialog(QDialog):
 
     def _ask_directory(self, start: str) -> str:
         return QFileDialog.getExistingDirectory(self, "Output folder", start)
+
+    def _ask_watch_directory(self, start: str) -> str:
+        return QFileDialog.getExistingDirectory(self, "Watch folder", start)
 
     def _ask_ffmpeg_file(self, start: str) -> str:
         path, _ = QFileDialog.getOpenFileName(self, "ffmpeg binary", start)
