@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -48,7 +49,7 @@ def small_clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Long enough that its web encode is still running when a test interferes."""
     folder = tmp_path_factory.mktemp("cluster-long")
-    return make_clip(folder / "long.mp4", size="1280x720", seconds=20.0)
+    return make_clip(folder / "long.mp4", size="1280x720", seconds=12.0)
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -331,3 +332,67 @@ def test_sigkill_of_a_worker_resends_its_job_once(
         ("running", "succeeded"),
     ]
     assert f"worker {victim.name} stopped answering" in moves[1][2]
+
+
+# --- the broker goes away mid-batch ---------------------------------------------------------
+
+
+class Lines:
+    """A child's stream read on a thread, so a test can wait for a line while it runs."""
+
+    def __init__(self, stream: Any) -> None:
+        self.text = ""
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.text += line
+
+    def join(self) -> str:
+        self._thread.join(10)
+        return self.text
+
+
+@linux_only
+def test_broker_outage_is_reported_and_the_rest_resumes_when_it_returns(
+    long_clip: Path,
+    small_clips: list[Path],
+    tmp_path: Path,
+    redis_server: RedisServer,
+    start_worker: StartWorker,
+) -> None:
+    start_worker("wO")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        cli_argv("process", long_clip, *small_clips, "-p", "web", "-o", out, "--json",
+                 "--broker", redis_server.url),
+        env=cli_env(tmp_path / "home"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    stdout, stderr = Lines(proc.stdout), Lines(proc.stderr)
+    try:
+        wait_for(lambda: ffmpeg_writing_to(out), 60, "a job to be running on the worker")
+        redis_server.stop()  # restarted below empty, as a broker without persistence would be
+        wait_for(lambda: "unreachable" in stderr.text, 20, "the submitter to say so")
+        finished_during_outage = len(json_lines(stdout.text))
+        redis_server.start()
+        proc.wait(timeout=150)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    err = stderr.join()
+    assert proc.returncode == 0, err
+    assert sum("unreachable" in ln for ln in err.splitlines()) == 1, err  # said once
+    assert "is back" in err
+    jobs = json_lines(stdout.join())
+    assert len(jobs) == 12 > finished_during_outage  # 4 probes, 4 encodes, 4 posters
+    assert len({j["job"] for j in jobs}) == 12  # each job settled exactly once
+    assert {j["status"] for j in jobs} == {"succeeded"}
+    made = sorted(p.name for p in out.rglob("*") if p.is_file())
+    assert made == sorted(Path(p).name for j in jobs for p in j["outputs"])
+    assert_no_temp_files(out)

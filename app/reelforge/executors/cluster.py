@@ -42,6 +42,7 @@ from reelforge.domain.events import (
     WorkerLost,
 )
 from reelforge.domain.jobs import JobStatus, Lane
+from reelforge.domain.naming import TEMP_PREFIX
 from reelforge.domain.spec import JobSpec
 from reelforge.executors.base import INTERRUPTED
 
@@ -114,6 +115,11 @@ class CeleryExecutor(QObject):
             self._update_watch()
             if reason != INTERRUPTED:
                 self._finish(job_id, JobStatus.CANCELLED.value, reason)
+        elif self._broker_down:  # the worker cannot be told: left for `reelforge resume`
+            del self._sent[job_id]
+            self._update_watch()
+            self._finish(job_id, JobStatus.INTERRUPTED.value,
+                         f"broker unreachable while stopping it on {sent.worker}")  # fmt: skip
         else:
             sent.cancel_reason = reason  # the worker answers with its cancelled result
         return True
@@ -188,7 +194,10 @@ class CeleryExecutor(QObject):
                 task_id=task_id,
                 queue=spec.lane.value,
                 serializer="json",
-                retry=False,
+                # A few quick retries ride over a stale pooled connection; an outage still
+                # fails fast and the job waits here for the broker to come back.
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
             )
         except Exception as err:  # broker unreachable (redis or kombu error): hold it here
             self._pending[spec.lane].appendleft(spec)
@@ -227,16 +236,20 @@ class CeleryExecutor(QObject):
                                       socket_connect_timeout=5)  # fmt: skip
         last_watch = 0.0
         down = False
+        trust_beats_from = 0.0  # after an outage, workers need a beat to write their keys again
         while not self._stop.is_set():
             try:
                 item = client.blpop([self._relay_key], timeout=self.POLL)
-                if down:
+                if down or self._broker_down:  # reachable again (a send may have failed alone)
+                    if down:
+                        trust_beats_from = time.monotonic() + keys.HEARTBEAT_TTL
                     down = False
                     self._hop.post(("broker", True))
                 if item is not None:
                     self._hop.post(("message", json.loads(item[1])))
-                if time.monotonic() - last_watch >= self.POLL:
-                    last_watch = time.monotonic()
+                now = time.monotonic()
+                if now - last_watch >= self.POLL and now >= trust_beats_from:
+                    last_watch = now
                     self._check_heartbeats(client)
             except redis.RedisError as err:
                 if not down:
@@ -326,6 +339,7 @@ class CeleryExecutor(QObject):
                     JobStatus.CANCELLED)  # fmt: skip
                 self._finish(sent.spec.id, status.value, sent.cancel_reason)
                 continue
+            _remove_attempt_temps(sent.spec)  # the dead worker could not clean up after itself
             if self._new_attempt is not None:
                 self._new_attempt(sent.spec.id, reason)
             self.submit(sent.spec)  # a new attempt, with a new task id
@@ -346,5 +360,50 @@ class CeleryExecutor(QObject):
             return
         self._broker_down = False
         self._bus.publish(AlertCleared("broker_lost", f"broker {shown(self._broker)} is back"))
+        self._take_back_lost_messages()
         for lane in Lane:
             self._send_pending(lane)
+
+    def _take_back_lost_messages(self) -> None:
+        """A broker that came back empty (restarted without persistence) lost the jobs still
+        waiting in it: their attempt keys are gone too, so send those again. Jobs a worker has
+        started are left to it: its result waits for the broker (RelaySender.send_surely)."""
+        waiting = [s for s in self._sent.values() if s.worker is None]
+        if not waiting:
+            return
+        try:
+            current = self._redis.mget([keys.attempt(s.spec.id) for s in waiting])
+        except redis.RedisError:
+            return
+        for sent, value in zip(waiting, current, strict=True):
+            if value is None or value.decode() != sent.task_id:
+                del self._sent[sent.spec.id]
+                self._pending[sent.spec.lane].append(sent.spec)
+
+
+def _remove_attempt_temps(spec: JobSpec) -> int:
+    """Delete the temp files earlier attempts of this job left at its output names.
+
+    Called before the job is sent again, so no attempt of it is writing any more (a worker that
+    is only cut off, not dead, finds its temp gone and fails; its result is ignored anyway).
+    """
+    removed = 0
+    for target in spec.outputs:
+        final = Path(target.path)
+        try:
+            stale = [  # not glob(): a file name may hold [, * or ?
+                p
+                for p in final.parent.iterdir()
+                if p.name.startswith(TEMP_PREFIX)
+                and p.name.endswith(f"-{final.name}")
+                and p.is_file()
+            ]
+        except OSError:
+            continue
+        for path in stale:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as err:
+                log.warning("could not remove %s: %s", path, err)
+    return removed
