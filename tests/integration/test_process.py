@@ -405,6 +405,29 @@ def test_ffmpeg_dies_with_its_parent(tmp_path: Path, mechanism: str) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+@linux_only
+def test_an_orphan_never_becomes_ffmpeg(tmp_path: Path) -> None:
+    # The window setpriv leaves open: the app dies after spawning, before the death signal is
+    # armed. The prefix's parent check must then exit instead of exec'ing ffmpeg. Simulated
+    # by starting the prefix from another process, so its parent is not the app it names.
+    from reelforge.media import process
+
+    prefix = process._death_signal_prefix()
+    if not prefix:
+        pytest.skip("setpriv (util-linux) is not installed")
+    out = tmp_path / "never.mp4"
+    argv = [*prefix, FFMPEG, "-f", "lavfi", "-i", "nullsrc=d=0.1", str(out)]
+    relay = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+    middle = [sys.executable, "-c", relay]
+    done = subprocess.run([*middle, *argv], capture_output=True, timeout=30, check=False)
+    assert done.returncode == 125
+    assert not out.exists()
+    # ... while from the app itself the same prefix runs ffmpeg.
+    done = subprocess.run(argv, capture_output=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert out.exists()
+
+
 # --- finding the binary ------------------------------------------------------------------
 
 

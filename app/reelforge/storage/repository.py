@@ -55,6 +55,7 @@ _ROWID = sa.literal_column("jobs.rowid")
 # an error, not a silent slowdown.
 _SEARCH_FROM = sa.text(f"jobs INDEXED BY {HISTORY_SEARCH_INDEX}")
 _JOBS_T: sa.Table = JobRow.__table__  # type: ignore[attr-defined]
+_SOURCES_T: sa.Table = SourceRow.__table__  # type: ignore[attr-defined]
 _OUTPUTS_T: sa.Table = OutputRow.__table__  # type: ignore[attr-defined]
 _TRANSITIONS_T: sa.Table = TransitionRow.__table__  # type: ignore[attr-defined]
 _JOBS = _JOBS_T.c
@@ -71,6 +72,13 @@ _OUTPUTS_OF = (
 _DELETE_OUTPUTS = sa.delete(_OUTPUTS_T).where(_OUTPUTS_T.c.job_id == sa.bindparam("_id"))
 _INSERT_OUTPUT = sa.insert(_OUTPUTS_T)
 _INSERT_TRANSITION = sa.insert(_TRANSITIONS_T)
+_INSERT_JOB = sa.insert(_JOBS_T)
+_REUSABLE = (
+    sa.select(_JOBS.id)
+    .where(_JOBS.spec_hash == sa.bindparam("_hash"), _JOBS.status == JobStatus.SUCCEEDED.value)
+    .order_by(_JOBS.finished_at.desc(), _ROWID.desc())
+    .limit(1)
+)
 _SEARCH_COLUMNS: dict[str, sa.ColumnClause[Any]] = {
     name: sa.column(name, _JOBS[name].type)
     for name in ("created_at", "search_key", "status", "preset")
@@ -174,6 +182,43 @@ def _batch_record(row: BatchRow) -> BatchRecord:
         out_dir=row.out_dir,
         origin=row.origin,
     )
+
+
+def _job_values(
+    spec: JobSpec,
+    batch_id: int,
+    source_id: int | None,
+    status: JobStatus,
+    now: datetime,
+    app_version: str,
+    ffmpeg_version: str | None,
+    *,
+    spec_hash: str | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """A new job's row, for a Core executemany insert."""
+    return {
+        "id": spec.id,
+        "batch_id": batch_id,
+        "source_id": source_id,
+        "source_path": spec.source,
+        "search_key": search_key(spec.source),
+        "kind": spec.kind.value,
+        "lane": spec.lane.value,
+        "preset": spec.preset,
+        "label": spec.label,
+        "status": status.value,
+        "spec_json": spec.to_json(),
+        "spec_version": spec.v,
+        "spec_hash": spec_hash,
+        "attempt": 1,
+        "error": _one_line(error),
+        "app_version": app_version,
+        "ffmpeg_version": ffmpeg_version,
+        "created_at": now,
+        "queued_at": now,
+        "finished_at": now if status.terminal else None,
+    }
 
 
 class Repository:
@@ -303,37 +348,37 @@ class Repository:
         the history of the old content stays attached to the old one.
         """
         media = _media_columns(media_info) if media_info is not None else {}
-        with self._session(write=True) as s:
-            newest = col(SourceRow.id).desc()
-            row = None
+        src = _SOURCES_T.c
+        with self._connection(write=True) as conn:
+            source_id = None
             if fingerprint is not None:
-                row = s.exec(
-                    select(SourceRow)
-                    .where(SourceRow.path == path, SourceRow.fingerprint == fingerprint)
-                    .order_by(newest)
-                ).first()
-            if row is None:
-                row = s.exec(
-                    select(SourceRow)
-                    .where(
-                        SourceRow.path == path,
-                        col(SourceRow.fingerprint).is_(None),
-                        SourceRow.size == size,
-                        SourceRow.mtime == mtime,
-                    )
-                    .order_by(newest)
-                ).first()
-            if row is None:
-                row = SourceRow(path=path, size=size, mtime=mtime)
-                s.add(row)
-            row.size, row.mtime = size, mtime
+                source_id = conn.execute(
+                    sa.select(src.id)
+                    .where(src.path == path, src.fingerprint == fingerprint)
+                    .order_by(src.id.desc())
+                    .limit(1)
+                ).scalar()
+            if source_id is None:
+                source_id = conn.execute(
+                    sa.select(src.id)
+                    .where(src.path == path, src.fingerprint.is_(None), src.size == size,
+                           src.mtime == mtime)
+                    .order_by(src.id.desc())
+                    .limit(1)
+                ).scalar()  # fmt: skip
+            values: dict[str, Any] = {"size": size, "mtime": mtime, **media}
             if fingerprint is not None:
-                row.fingerprint = fingerprint
-            for key, value in media.items():
-                setattr(row, key, value)
-            s.flush()
-            assert row.id is not None
-            return row.id
+                values["fingerprint"] = fingerprint
+            if source_id is None:
+                return int(
+                    conn.execute(
+                        sa.insert(_SOURCES_T)
+                        .values(path=path, created_at=utcnow(), **values)
+                        .returning(src.id)
+                    ).scalar_one()
+                )
+            conn.execute(sa.update(_SOURCES_T).where(src.id == source_id).values(**values))
+            return int(source_id)
 
     def get_source(self, source_id: int) -> SourceRecord | None:
         with self._session() as s:
@@ -364,39 +409,22 @@ class Repository:
             raise ValueError(f"a job cannot be added as {status.value}")
         hashes = spec_hashes or {}
         now = utcnow()
-        finished = now if status.terminal else None
-        with self._session(write=True) as s:
-            for spec in specs:
-                s.add(
-                    JobRow(
-                        id=spec.id,
-                        batch_id=batch_id,
-                        source_id=source_id,
-                        source_path=spec.source,
-                        search_key=search_key(spec.source),
-                        kind=spec.kind.value,
-                        lane=spec.lane.value,
-                        preset=spec.preset,
-                        label=spec.label,
-                        status=status.value,
-                        spec_json=spec.to_json(),
-                        spec_version=spec.v,
-                        spec_hash=hashes.get(spec.id),
-                        error=_one_line(error),
-                        app_version=app_version,
-                        ffmpeg_version=ffmpeg_version,
-                        created_at=now,
-                        queued_at=now,
-                        finished_at=finished,
-                    )
-                )
-            # Jobs first: the transitions reference them, and the unit of work would otherwise
-            # be free to order the two tables' inserts either way.
-            s.flush()
-            for spec in specs:
-                s.add(
-                    TransitionRow(job_id=spec.id, from_status=None, to_status=status.value, at=now)
-                )
+        if not specs:
+            return
+        with self._connection(write=True) as conn:
+            conn.execute(
+                _INSERT_JOB,
+                [
+                    _job_values(spec, batch_id, source_id, status, now, app_version,
+                                ffmpeg_version, spec_hash=hashes.get(spec.id), error=error)
+                    for spec in specs
+                ],
+            )  # fmt: skip
+            conn.execute(
+                _INSERT_TRANSITION,
+                [{"job_id": spec.id, "from_status": None, "to_status": status.value, "at": now,
+                  "reason": None} for spec in specs],
+            )  # fmt: skip
 
     def add_probes(
         self,
@@ -427,30 +455,13 @@ class Repository:
                 .all()
             )
             s.execute(
-                sa.insert(JobRow.__table__),  # type: ignore[attr-defined]
+                _INSERT_JOB,
                 [
-                    {
-                        "id": spec.id,
-                        "batch_id": batch_id,
-                        "source_id": source_id,
-                        "source_path": spec.source,
-                        "search_key": search_key(spec.source),
-                        "kind": spec.kind.value,
-                        "lane": spec.lane.value,
-                        "preset": spec.preset,
-                        "label": spec.label,
-                        "status": JobStatus.QUEUED.value,
-                        "spec_json": spec.to_json(),
-                        "spec_version": spec.v,
-                        "attempt": 1,
-                        "app_version": app_version,
-                        "ffmpeg_version": ffmpeg_version,
-                        "created_at": now,
-                        "queued_at": now,
-                    }
+                    _job_values(spec, batch_id, source_id, JobStatus.QUEUED, now, app_version,
+                                ffmpeg_version)
                     for (spec, _, _), source_id in zip(entries, ids, strict=True)
                 ],
-            )
+            )  # fmt: skip
             s.execute(
                 sa.insert(TransitionRow.__table__),  # type: ignore[attr-defined]
                 [
@@ -668,13 +679,9 @@ class Repository:
 
     def find_reusable(self, spec_hash: str) -> JobRecord | None:
         """The newest succeeded job that did exactly this work (the caller checks its files)."""
-        with self._session() as s:
-            row = s.exec(
-                select(JobRow)
-                .where(JobRow.spec_hash == spec_hash, JobRow.status == JobStatus.SUCCEEDED.value)
-                .order_by(col(JobRow.finished_at).desc(), _ROWID.desc())
-            ).first()
-            return None if row is None else self._records(s, [row])[0]
+        with self._connection() as conn:
+            job_id = conn.execute(_REUSABLE, {"_hash": spec_hash}).scalar()
+            return None if job_id is None else self._core_record(conn, job_id)
 
     def reserved_output_paths(self) -> set[str]:
         """Final output paths planned by jobs that have not settled yet (queued, running,
