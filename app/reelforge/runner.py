@@ -30,6 +30,7 @@ from reelforge.domain.spec import JobSpec, SpecVersionError
 from reelforge.media import commands
 from reelforge.media.binaries import find_ffmpeg, has_filter
 from reelforge.media.errors import is_disk_full, reason_from_stderr
+from reelforge.media.keyframes import MIN_DURATION as KEYFRAME_MIN_DURATION
 from reelforge.media.keyframes import keyframe_seekable, keyframes_before
 from reelforge.media.probe import ProbeError, fingerprint, probe
 from reelforge.media.process import (
@@ -180,7 +181,7 @@ def _build_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -> list[
                 keyframes_before(spec.source, int(index), times),
                 spec.source_duration or 0.0,
             )
-            if index is not None and spec.source_duration
+            if index is not None and (spec.source_duration or 0.0) >= KEYFRAME_MIN_DURATION
             else set()
         )
         if not near:

@@ -69,3 +69,13 @@ def test_a_refused_keyframe_seek_falls_back_to_exact(
     assert "trying again with exact seeking" in log
     assert "no-such-mode" in log
     assert_no_temp_files(tmp_path / "out")
+
+
+def test_a_short_clip_seeks_exactly(tmp_path: Path) -> None:
+    # Under MIN_DURATION the index is not even read: exact seeking costs a few frames there.
+    clip = make_clip(tmp_path / "short.mp4", size="160x90", seconds=4, audio=False)
+    job, log = _thumbnails(clip, tmp_path / "out", tmp_path / "home")
+    assert job["status"] == "succeeded"
+    (argv,) = [line for line in log.splitlines() if line.startswith("$ ")]
+    assert "-noaccurate_seek" not in argv
+    assert argv.count("-threads 1") == 10

@@ -18,6 +18,8 @@ import av
 
 log = logging.getLogger(__name__)
 
+MIN_DURATION = 10.0  # seconds: below it exact seeking decodes a few frames at most, and is
+# cheaper than opening the file once more to read its index
 MAX_DRIFT = 10.0  # seconds: never show a frame further than this from the time asked for
 DRIFT_SHARE = 0.25  # ... nor more than this share of the spacing between frames
 
