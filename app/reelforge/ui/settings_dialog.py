@@ -222,6 +222,23 @@ class SettingsDialog(QDialog):
         self.stall_spin.setSingleStep(10)
         self.stall_spin.setToolTip("A job whose ffmpeg prints nothing for this long is stopped")
         proc_form.addRow("Stop a stalled job after:", self.stall_spin)
+
+        # Cluster mode: the executor is chosen once, at start-up (bootstrap.build()).
+        self.run_on_combo = QComboBox()
+        self.run_on_combo.addItem("This computer", "local")
+        self.run_on_combo.addItem("Cluster at", "cluster")
+        self.broker_edit = QLineEdit()
+        self.broker_edit.setPlaceholderText("redis://host:6379/0")
+        self.broker_edit.setToolTip(
+            "The Redis broker your `reelforge worker` machines use. Takes effect at the next start"
+        )
+        self.run_on_combo.currentIndexChanged.connect(self._run_on_changed)
+        run_on = QWidget()
+        run_on_row = QHBoxLayout(run_on)
+        run_on_row.setContentsMargins(0, 0, 0, 0)
+        run_on_row.addWidget(self.run_on_combo)
+        run_on_row.addWidget(self.broker_edit, 1)
+        proc_form.addRow("Run jobs on:", run_on)
         outer.addWidget(proc_box)
 
         # Desktop
@@ -373,6 +390,9 @@ class SettingsDialog(QDialog):
         self.heavy_spin.setValue(s.heavy_concurrency)
         self.ffmpeg_edit.setText(s.ffmpeg_path)
         self.stall_spin.setValue(round(s.stall_timeout))
+        self.run_on_combo.setCurrentIndex(1 if s.broker_url else 0)
+        self.broker_edit.setText(s.broker_url)
+        self._run_on_changed()
         self.notify_check.setChecked(s.notifications)
         self.tray_check.setChecked(s.close_to_tray)
         self.theme_combo.setCurrentIndex(max(0, self.theme_combo.findData(s.theme)))
@@ -393,6 +413,9 @@ class SettingsDialog(QDialog):
             heavy_concurrency=self.heavy_spin.value(),
             ffmpeg_path=self.ffmpeg_edit.text().strip(),
             stall_timeout=float(self.stall_spin.value()),
+            broker_url=self.broker_edit.text().strip()
+            if self.run_on_combo.currentData() == "cluster"
+            else "",
             notifications=self.notify_check.isChecked(),
             close_to_tray=self.tray_check.isChecked(),
             theme=self.theme_combo.currentData(),
@@ -401,6 +424,9 @@ class SettingsDialog(QDialog):
             history_days=self.history_spin.value(),
             log_days=self.log_spin.value(),
         )
+
+    def _run_on_changed(self) -> None:
+        self.broker_edit.setEnabled(self.run_on_combo.currentData() == "cluster")
 
     def restore_defaults(self) -> None:
         """Put the defaults in the form (nothing is saved until OK)."""
