@@ -40,6 +40,8 @@ def test_builtins_are_valid_and_complete() -> None:
         ('description = "nothing"', "makes nothing"),
         ("[audio]\nbitrate = 'loud'", "audio.bitrate"),
         ("[poster]\nwidht = 100", "poster.widht"),
+        ('[[renditions]]\nname = "x"\nshort_side = 720\ncrf = true', "not true or false"),
+        ("[contact_sheet]\ncolumns = true", "contact_sheet.columns"),
     ],
 )
 def test_bad_presets_name_file_field_and_problem(tmp_path: Path, text: str, expected: str) -> None:
