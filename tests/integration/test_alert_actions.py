@@ -74,6 +74,8 @@ def test_low_disk_pauses_heavy_and_resumes_when_space_is_back(qapp, qtbot, tmp_p
     app.bus.subscribe(AlertRaised, raised.append)
     app.bus.subscribe(AlertCleared, cleared.append)
     app.bus.subscribe(QueueStateChanged, states.append)
+    finished: list[JobFinished] = []
+    app.bus.subscribe(JobFinished, finished.append)
     out = tmp_path / "out"
     spec = JobSpec(
         "enc1",
@@ -93,6 +95,7 @@ def test_low_disk_pauses_heavy_and_resumes_when_space_is_back(qapp, qtbot, tmp_p
         assert alert.rule == "low_disk" and alert.severity == "critical"
         assert alert.action == "heavy lane paused until space is back"
         assert alert.message.startswith("low disk space on ")
+        assert finished == []
         free["bytes"] = 10**12
         qtbot.waitUntil(lambda: not app.executor.is_paused(Lane.HEAVY), timeout=5000)
         assert [c.rule for c in cleared] == ["low_disk"]
@@ -100,8 +103,6 @@ def test_low_disk_pauses_heavy_and_resumes_when_space_is_back(qapp, qtbot, tmp_p
         assert states[-1].paused is False
         (row,) = app.store.alerts()
         assert row.rule == "low_disk" and row.cleared_at is not None
-        finished: list[JobFinished] = []
-        app.bus.subscribe(JobFinished, finished.append)
         qtbot.waitUntil(lambda: bool(finished), timeout=20000)  # the job ran (and failed)
     finally:
         app.close(interrupt=False)

@@ -214,3 +214,18 @@ def test_follow_prints_new_lines_across_a_rotation(tmp_path: Path) -> None:
     follow(tmp_path, lambda line: got.append(line["n"]), sleep=sleep, stop=lambda: bool(done))
     assert got == [1, 2, 3]
     assert [x.get("n") for x in read_lines([path])] == [3]
+
+
+def test_a_big_drop_logs_ids_only_and_stays_findable(logs: Path, capsys) -> None:
+    bus = Bus()
+    log = EventLog(bus, clock=FakeClock())
+    jobs = tuple(QueuedJob(f"{i:032x}", "probe", "web", "probe", f"/v/{i}.mp4") for i in range(500))
+    bus.publish(JobsQueued(3, jobs))
+    bus.publish(JobsQueued(4, jobs[:2]))
+    log.flush()
+    big, small = _lines(logs / LOG_NAME)
+    assert len(big["job_ids"]) == 500 and "jobs" not in big
+    assert small["jobs"][1]["source"] == "/v/1.mp4"
+    assert main(["events", "--json", "--job", f"{499:032x}"]) == 0
+    (found,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert found["batch_id"] == 3
