@@ -80,7 +80,7 @@ def execute(rt: WorkerRuntime, spec: dict[str, Any], submission: str, task_id: s
     """One delivery of a job. Returns what happened to it, for the worker's own log."""
     job_id = str(spec.get("id", "unknown"))
     relay = RelaySender(rt.client, submission, job_id, task_id)
-    current = rt.client.get(keys.attempt(job_id))
+    current = _current_attempt(rt, job_id)
     if current is None or current.decode() != task_id:
         return "dropped: not the current attempt of this job (cancelled, or sent again)"
     refusal = _refusal(rt, spec)
@@ -112,6 +112,22 @@ def execute(rt: WorkerRuntime, spec: dict[str, Any], submission: str, task_id: s
     result["log_text"] = _log_tail(result.get("log_path"))
     relay.send_surely("finished", result=result)
     return str(result.get("status"))
+
+
+def _current_attempt(rt: WorkerRuntime, job_id: str, patience: float = 300.0) -> bytes | None:
+    """The job's current attempt id. The broker handed us the message a moment ago, so a failure
+    here is a blip: wait for Redis rather than drop a job nobody would send again."""
+    deadline = time.monotonic() + patience
+    delay = 0.5
+    while True:
+        try:
+            value: bytes | None = rt.client.get(keys.attempt(job_id))
+            return value
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def _refusal(rt: WorkerRuntime, spec: dict[str, Any]) -> str | None:

@@ -178,6 +178,7 @@ class CeleryExecutor(QObject):
         self._bus.flush()
         self._hop.drain()
         self._redis.close()
+        self._celery.close()
 
     # -- sending -----------------------------------------------------------------------------
     @staticmethod
@@ -246,7 +247,10 @@ class CeleryExecutor(QObject):
                     down = False
                     self._hop.post(("broker", True))
                 if item is not None:
-                    self._hop.post(("message", json.loads(item[1])))
+                    try:
+                        self._hop.post(("message", json.loads(item[1])))
+                    except ValueError:  # not ours to understand; the rest still counts
+                        log.warning("ignored a malformed relay message: %.200r", item[1])
                 now = time.monotonic()
                 if now - last_watch >= self.POLL and now >= trust_beats_from:
                     last_watch = now
