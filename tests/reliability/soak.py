@@ -507,9 +507,23 @@ def _check_history(repo: Any, work: Workload, durations: dict[str, float], repor
             previous = dst
         if previous != status:
             report.violate("chain", f"job {job.id}: last transition {previous} != {status}")
-        ends = sum(dst in TERMINAL for _, dst in chain)
-        if ends != 1:
-            report.violate("terminal-count", f"job {job.id}: {ends} terminal transitions {chain}")
+        # One terminal step per attempt, and the last attempt has it. A second attempt after a
+        # terminal step is allowed for one reason only: a probe whose plan the kill cut off
+        # (probed, but the jobs it fans out into were never recorded) is probed again.
+        attempts: list[list[str]] = []
+        for step, (_, dst) in zip(steps, chain, strict=True):
+            if dst == "queued":
+                if attempts and attempts[-1][-1] in TERMINAL and not (
+                    job.kind.value == "probe" and (step.reason or "").endswith("plan was cut off")
+                ):
+                    report.violate("re-run", f"job {job.id}: settled, then queued again {chain}")
+                attempts.append([])
+            if not attempts:  # added already settled (skipped, failed): no queued step
+                attempts.append([])
+            attempts[-1].append(dst)
+        ends = [sum(dst in TERMINAL for dst in a) for a in attempts]
+        if not ends or ends[-1] != 1 or any(n > 1 for n in ends):
+            report.violate("terminal-count", f"job {job.id}: terminal steps {ends} in {chain}")
         for i, (_, dst) in enumerate(chain):
             if dst == "interrupted":
                 after = [d for _, d in chain[i + 1 :]]
