@@ -69,8 +69,9 @@ def shape(jobs: list[dict[str, Any]], out: Path) -> list[tuple[str, str, str, tu
     )
 
 
-def ffmpeg_writing_to(folder: Path) -> list[tuple[int, int]]:
-    """(pid, parent pid) of every live process whose command line names this folder."""
+def ffmpeg_writing_to(folder: Path, suffix: str = "") -> list[tuple[int, int]]:
+    """(pid, parent pid) of every live ffmpeg whose command line names a file in this folder
+    (ending with `suffix`: ".mp4" finds the encode, not the poster)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -81,7 +82,11 @@ def ffmpeg_writing_to(folder: Path) -> list[tuple[int, int]]:
         except OSError:
             continue
         named = "ffmpeg" in Path(argv[0]).name
-        if named and any(str(folder) in a for a in argv) and ") Z " not in stat:
+        if (
+            named
+            and any(str(folder) in a and a.endswith(suffix) for a in argv)
+            and (") Z " not in stat)
+        ):
             found.append((int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])))
     return found
 
@@ -278,7 +283,7 @@ def test_sigkill_of_a_worker_resends_its_job_once(
     out, home = tmp_path / "out", tmp_path / "home"
     proc = cli_process(long_clip, out, home, redis_server.url)
     try:
-        running = wait_for(lambda: ffmpeg_writing_to(out), 60, "the encode to start")
+        running = wait_for(lambda: ffmpeg_writing_to(out, ".mp4"), 60, "the encode to start")
         victim = workers[running[0][1]]  # type: ignore[index]
         killed_at = time.monotonic()
         victim.kill_group(signal.SIGKILL)  # the whole process group: "machine gone"
