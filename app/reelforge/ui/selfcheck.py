@@ -102,21 +102,50 @@ def _window(home: Path) -> str:
     app = DesktopApp(qt, core)
     app.start([])
     seen: dict[str, object] = {}
+    # An exception inside a Qt event handler never reaches this code: Qt hands it to
+    # sys.excepthook and goes on. Collected here, it fails the check (a tab whose lazy import
+    # is missing from a frozen bundle would otherwise pass unseen).
+    errors: list[str] = []
+    previous_hook = sys.excepthook
+
+    def record(kind: type[BaseException], value: BaseException, tb: object) -> None:
+        errors.append(
+            f"{kind.__name__}: {str(value).strip().splitlines()[0] if str(value).strip() else ''}"
+        )
+        previous_hook(kind, value, tb)  # type: ignore[arg-type]
 
     def look() -> None:
         seen["visible"] = app.window.isVisible()
         seen["title"] = app.window.windowTitle()
+        tabs = app.window.tabs
+        for i in range(tabs.count()):  # every tab once: the ones built on first show build now
+            tabs.setCurrentIndex(i)
+            qt.processEvents()
+            if tabs.widget(i).grab().isNull():
+                errors.append(f"the {tabs.tabText(i)} tab did not render")
+        tabs.setCurrentIndex(0)
+        seen["tabs"] = [tabs.tabText(i) for i in range(tabs.count())]
         seen["pixels"] = not app.window.grab().isNull()
         app.quit()
 
     QTimer.singleShot(1500, look)
-    QTimer.singleShot(15000, lambda: qt.exit(1))  # never hang a self-check
-    qt.exec()
+    QTimer.singleShot(30000, lambda: qt.exit(1))  # never hang a self-check
+    sys.excepthook = record
+    try:
+        qt.exec()
+    finally:
+        sys.excepthook = previous_hook
+    if errors:
+        raise RuntimeError(f"error while showing the window: {errors[0]}")
     if not (seen.get("visible") and seen.get("pixels")):
         raise RuntimeError(f"window did not show (platform {qt.platformName()})")
     if not str(seen.get("title", "")).startswith("Reelforge"):
         raise RuntimeError(f"unexpected window title {seen.get('title')!r}")
-    return f"shown and rendered on the '{qt.platformName()}' platform, tray: {app.tray.available()}"
+    tabs = ", ".join(map(str, seen.get("tabs") or []))
+    return (
+        f"shown and rendered on the '{qt.platformName()}' platform (tabs: {tabs}), "
+        f"tray: {app.tray.available()}"
+    )
 
 
 def run_self_check() -> int:
