@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.checkers import assert_no_temp_files, jpeg_size, json_lines, run_cli
@@ -10,6 +11,11 @@ from tests.mediagen import make_clip
 
 from reelforge.media import commands
 from reelforge.media.keyframes import MAX_DRIFT, keyframe_seekable, keyframes_before
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _qt(qapp: Any) -> None:
+    """A QApplication before main() makes its QCoreApplication (pytest-qt tests need one)."""
 
 
 @pytest.fixture(scope="module")
