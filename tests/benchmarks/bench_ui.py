@@ -187,29 +187,9 @@ class Harness:
         self.window.enqueued.connect(lambda b: self.enqueued.append((time.perf_counter(), b)))
 
     def wait(self, cond: Callable[[], bool], timeout: float, interval_ms: int = 20) -> bool:
-        """Run the event loop until cond() holds (polled by a QTimer) or the deadline passes."""
-        from PySide6.QtCore import QEventLoop, QTimer
+        from reelforge.ui.screenshots import wait_until
 
-        if cond():
-            return True
-        deadline = time.monotonic() + timeout
-        loop = QEventLoop()
-        ok = {"ok": False}
-
-        def check() -> None:
-            if cond():
-                ok["ok"] = True
-                loop.quit()
-            elif time.monotonic() >= deadline:
-                loop.quit()
-
-        timer = QTimer()
-        timer.setInterval(interval_ms)
-        timer.timeout.connect(check)
-        timer.start()
-        loop.exec()
-        timer.stop()
-        return ok["ok"]
+        return wait_until(cond, timeout, interval_ms)
 
     def drop(self, paths: list[str]) -> tuple[float, float, float]:
         """Drop `paths` on the window: ms until dropEvent returns, until `enqueued`, until the
