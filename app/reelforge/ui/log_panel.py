@@ -44,11 +44,16 @@ def _log_view() -> QPlainTextEdit:
 def _append_following(view: QPlainTextEdit, text: str) -> None:
     """Append and keep following the tail, unless the person scrolled up to read."""
     bar = view.verticalScrollBar()
+    across = view.horizontalScrollBar()
     at_end = bar.value() >= bar.maximum() - 2
+    column = across.value()
     view.appendPlainText(text)
     if at_end:
         view.moveCursor(QTextCursor.MoveOperation.End)
         bar.setValue(bar.maximum())
+        # Moving the cursor to the end of a long line (an ffmpeg argv) would scroll the view
+        # sideways to that line's end; following the tail is vertical only.
+        across.setValue(column)
 
 
 class _NoTraceback(logging.Formatter):
