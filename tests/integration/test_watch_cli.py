@@ -59,9 +59,17 @@ def test_watch_processes_a_stable_clip_once(tiny_clip: Path, tmp_path: Path, ree
         }
         assert all(Path(o).is_relative_to(out) for j in jobs for o in j["outputs"])
         port = int(re.search(r"metrics on http://127\.0\.0\.1:(\d+)/", err_log.read_text())[1])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            metrics = resp.read().decode()
-        assert 'reelforge_jobs_finished_total{lane="light",status="succeeded"} 2.0' in metrics
+        wanted = 'reelforge_jobs_finished_total{lane="light",status="succeeded"} 2.0'
+        # The JSON line can be printed before the exporter (a later subscriber of the same
+        # event) counts the job: scrape until it shows, for a few seconds at most.
+        deadline = time.monotonic() + 10
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                metrics = resp.read().decode()
+            if wanted in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert wanted in metrics
         # Its own outputs sit inside the watched folder: a rescan must not take them.
         more = _lines_until(proc, lambda f: False, 5)
         assert more == []
