@@ -6,7 +6,6 @@ they subscribe to the bus afterwards. The executor is chosen here and nowhere el
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -89,12 +88,6 @@ class App:
             self.event_log.close()  # after the shutdown's last events
         self.engine.dispose()
         self.lock.release()
-        # The app's objects refer to each other in cycles (bus <-> services, QObjects among
-        # them). Collect them here, on the thread that owns them: left to the cyclic GC, they
-        # may be finalized later from whichever thread happens to allocate (a pool thread of
-        # the next batch in the same process), and a QObject destroyed off its thread can
-        # crash Qt (a segfault seen once in a test process that runs many batches).
-        gc.collect()
 
 
 def build(
