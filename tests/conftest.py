@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 # Before any QApplication exists (pytest-qt creates one lazily).
@@ -23,6 +24,21 @@ def reelforge_home(
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("REELFORGE_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def main_thread_gc() -> Iterator[None]:
+    """Cyclic garbage is collected on the main thread only, as in the app (see
+    reelforge/main_thread_gc.py); between tests, when no event loop may be running, too."""
+    from PySide6.QtCore import QCoreApplication
+
+    from reelforge.main_thread_gc import install
+
+    if QCoreApplication.instance() is not None:
+        install()
+    yield
+    if QCoreApplication.instance() is not None:
+        install().check()
 
 
 @pytest.fixture(scope="session")

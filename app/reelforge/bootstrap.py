@@ -22,6 +22,7 @@ from reelforge.domain.jobs import JobStatus
 from reelforge.domain.naming import is_temp_name
 from reelforge.executors.base import Executor
 from reelforge.executors.local import LocalExecutor
+from reelforge.main_thread_gc import install as install_main_thread_gc
 from reelforge.observability.alert_rules import ALERTS_FILE, load_rules
 from reelforge.observability.alerts import AlertEngine
 from reelforge.observability.eventlog import EventLog
@@ -120,6 +121,7 @@ def build(
         notices.append(rec.message)
     repo = Repository(engine)
 
+    install_main_thread_gc()  # QObjects must never be finalized on a pool thread
     bus = Bus()
     HistoryRecorder(bus, repo)  # first subscriber: the history is written before anyone acts
     install_json_log(paths.logs)
