@@ -9,7 +9,7 @@ action still protects the queue but the tray never gets a storm.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from reelforge.domain.events import (
@@ -67,6 +67,13 @@ class AlertEngine:
         self._source_failures: dict[str, deque[float]] = {}
         self._notified: dict[str, float] = {}
         self._active: set[tuple[str, str]] = set()  # (rule, key) raised and not cleared
+
+    def remember_notified(self, last: Mapping[str, float]) -> None:
+        """Seed the quiet periods with notifications made before a restart (from the history),
+        so an app that restarts does not notify the same rule again within its quiet period."""
+        for rule, at in last.items():
+            if at > self._notified.get(rule, float("-inf")):
+                self._notified[rule] = at
 
     def active(self, rule: str, key: str = "") -> bool:
         return (rule, key) in self._active

@@ -82,6 +82,10 @@ class AlertService(QObject):
         self._margin_low: dict[str, str] = {}  # volume -> reason of the periodic check
         self.gate = gate
         gate.listener = self._on_gate
+        try:  # quiet periods outlive a restart: the history says when each rule last notified
+            engine.remember_notified(store.last_notified(engine.rules.quiet_minutes * 60))
+        except Exception:  # a history we cannot read costs at most one early notification
+            log.exception("could not read when alerts last notified")
         self._timer = QTimer(self)
         self._timer.setInterval(self.TICK_MS)
         self._timer.timeout.connect(self.tick)

@@ -157,6 +157,29 @@ class MonitoringStore:
             )
             return int(result.rowcount or 0)
 
+    def last_notified(self, quiet_seconds: float) -> dict[str, float]:
+        """When each rule last notified, so a restart keeps its quiet period.
+
+        Replayed from the stored raises with the engine's own rule (a raise notifies when its
+        rule's previous notification is at least `quiet_seconds` old) rather than kept in a
+        column: the answer is the same while quiet_minutes is unchanged, and no schema change
+        is needed. The newest raise alone would be wrong: one that stayed quiet within the
+        period would push the next notification later than the rule says.
+        """
+        with self._conn() as conn:
+            rows = conn.execute(
+                sa.text("SELECT rule, raised_at FROM alerts ORDER BY rule, raised_at, id")
+            ).all()
+        last: dict[str, float] = {}
+        for rule, raised in rows:
+            at = _from_db(raised)
+            if at is None:
+                continue
+            before = last.get(rule)
+            if before is None or at - before >= quiet_seconds:
+                last[rule] = at
+        return last
+
     def alerts(self, limit: int = 500) -> list[AlertRecord]:
         """Newest first."""
         with self._conn() as conn:
