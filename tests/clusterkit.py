@@ -1,5 +1,6 @@
-"""Real parts for the cluster tests: a redis-server on a free loopback port and real
-`reelforge worker` processes, each in its own process group, always stopped at the end."""
+"""Real parts for the cluster tests: a redis-server on a free loopback port, real
+`reelforge worker` and `reelforge beat` processes, each in its own process group, always
+stopped at the end."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
@@ -112,6 +115,10 @@ class Worker:
     proc: subprocess.Popen[bytes]
     log: Path
 
+    @property
+    def home(self) -> Path:
+        return self.log.parent
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -131,6 +138,43 @@ class Worker:
 
 
 StartWorker = Callable[..., Worker]
+StartBeat = Callable[..., Worker]
+
+
+def _spawn(name: str, home: Path, argv: list[str]) -> Worker:
+    """`python -m reelforge ARGV` with this data folder, niced, in a process group of its own."""
+    env = dict(os.environ, REELFORGE_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    env.pop("REELFORGE_BROKER", None)
+    log = home / "worker.log"
+    argv = [sys.executable, "-m", "reelforge", *argv]
+    nice = shutil.which("nice")
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [nice, "-n", "10", *argv] if nice else argv,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own group: SIGKILL of the group is "machine gone"
+        )
+    return Worker(name, proc, log)
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """One /metrics page: (sample name, sorted labels) -> value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def sample(
+    page: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    """A sample's value; 0 when the series does not exist (yet)."""
+    return page.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 @pytest.fixture
@@ -144,13 +188,7 @@ def start_worker(
         name: str, *, queues: str = "light,heavy", concurrency: int = 1, extra: tuple[str, ...] = ()
     ) -> Worker:
         home = tmp_path_factory.mktemp(f"worker-{name}")
-        env = dict(os.environ, REELFORGE_HOME=str(home), QT_QPA_PLATFORM="offscreen")
-        env.pop("REELFORGE_BROKER", None)
-        log = home / "worker.log"
         argv = [
-            sys.executable,
-            "-m",
-            "reelforge",
             "worker",
             "--broker",
             redis_server.url,
@@ -162,16 +200,8 @@ def start_worker(
             name,
             *extra,
         ]
-        nice = shutil.which("nice")
-        with log.open("wb") as fh:
-            proc = subprocess.Popen(
-                [nice, "-n", "10", *argv] if nice else argv,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # its own group: SIGKILL of the group is "machine gone"
-            )
-        worker = Worker(name, proc, log)
+        worker = _spawn(name, home, argv)
+        proc = worker.proc
         started.append(worker)
 
         def ready() -> bool:
@@ -187,4 +217,35 @@ def start_worker(
     finally:
         for worker in started:
             worker.stop()
+        client.close()
+
+
+@pytest.fixture
+def start_beat(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartBeat]:
+    """`reelforge beat` with these settings.toml lines, checking the hours every `every` s."""
+    started: list[Worker] = []
+    client = redis.Redis.from_url(redis_server.url)
+
+    def start(settings: str, *, every: float = 0.5) -> Worker:
+        home = tmp_path_factory.mktemp("beat")
+        (home / "settings.toml").write_text(settings)
+        argv = ["beat", "--broker", redis_server.url, "--check-every", str(every)]
+        beat = _spawn("beat", home, argv)
+        started.append(beat)
+
+        def ready() -> bool:
+            if beat.proc.poll() is not None:
+                raise AssertionError(f"beat exited:\n{beat.output()[-3000:]}")
+            return " ready." in beat.output() and bool(client.exists("reelforge:housekeeping"))
+
+        wait_for(ready, 60, "beat to be ready")
+        return beat
+
+    try:
+        yield start
+    finally:
+        for beat in started:
+            beat.stop()
         client.close()

@@ -118,6 +118,22 @@ def _parser() -> argparse.ArgumentParser:
         help="the submitter's path prefix FROM is TO on this worker (repeatable)",
     )
     wk.add_argument("--name", help="worker name shown in the history (default: rfPID@host)")
+    _metrics_options(wk)
+
+    bt = sub.add_parser(
+        "beat",
+        help="run the cluster's schedules (heavy-job hours, housekeeping): one per cluster",
+    )
+    bt.add_argument(
+        "--broker", metavar="URL", help="Redis URL (default: REELFORGE_BROKER, then the setting)"
+    )
+    bt.add_argument(
+        "--check-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between heavy-job hours checks (default 30)",
+    )
 
     st = sub.add_parser("stats", help="throughput, waiting, failures, bytes, disk, presets")
     st.add_argument("--json", action="store_true", help="one JSON object")
@@ -157,6 +173,7 @@ COMMANDS = (
     "stats",
     "gui",
     "worker",
+    "beat",
 )
 
 
@@ -186,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command == "beat":
+            return _beat(args)
         if args.command == "doctor":
             return _doctor()
         if args.command == "events":
@@ -556,34 +575,73 @@ def _worker(args: argparse.Namespace) -> int:
         stall_timeout=settings.stall_timeout,
         worker=name,
     )
-    return run_worker(
-        broker=broker,
-        queues=queues,
-        concurrency=args.concurrency,
-        path_map=path_map,
-        name=name,
-        ctx=ctx,
-        visibility_timeout=settings.visibility_timeout,
-    )
+    from reelforge.observability.prometheus import WorkerMetrics
+
+    metrics = WorkerMetrics(name)
+    served = _serve_endpoint(metrics, args)
+    try:
+        return run_worker(
+            broker=broker,
+            queues=queues,
+            concurrency=args.concurrency,
+            path_map=path_map,
+            name=name,
+            ctx=ctx,
+            visibility_timeout=settings.visibility_timeout,
+            metrics=metrics,
+            log_days=settings.log_days,
+        )
+    finally:
+        if served:
+            metrics.close()
+
+
+def _beat(args: argparse.Namespace) -> int:
+    """`reelforge beat`: heavy-job hours and housekeeping for every worker, from Celery beat."""
+    from reelforge.cluster.beat import run_beat
+    from reelforge.cluster.broker import resolve_broker
+    from reelforge.config import Paths, load_settings
+    from reelforge.watch.schedule import parse_hours
+
+    paths = Paths.from_env().ensure()
+    settings = load_settings(paths.settings)
+    broker = resolve_broker(args.broker, settings.broker_url)
+    if not broker:
+        raise UsageError("no broker: give --broker URL, set REELFORGE_BROKER or broker_url")
+    if not args.check_every > 0:
+        raise UsageError("--check-every must be more than 0 seconds")
+    try:
+        parse_hours(settings.heavy_hours)
+    except ValueError as err:  # said once here; beat goes on and re-reads the settings
+        print(f"reelforge: {err}; heavy jobs may start at any time", file=sys.stderr)
+    return run_beat(broker=broker, paths=paths, hours_every=args.check_every)
 
 
 def _serve_metrics(app: Any, args: argparse.Namespace) -> Any:
     """A Prometheus endpoint fed by this process's events, when --metrics-port is given."""
-    port = getattr(args, "metrics_port", None)
-    if port is None:
+    if getattr(args, "metrics_port", None) is None:
         return None
-    if not 0 <= port <= 65535:
-        raise UsageError("--metrics-port must be 0..65535")
     from reelforge.observability.prometheus import PrometheusExporter
 
     exporter = PrometheusExporter(app.bus)
+    _serve_endpoint(exporter, args)
+    return exporter
+
+
+def _serve_endpoint(endpoint: Any, args: argparse.Namespace) -> bool:
+    """Serve an exporter's /metrics when --metrics-port is given; True when served."""
+    port = getattr(args, "metrics_port", None)
+    if port is None:
+        return False
+    if not 0 <= port <= 65535:
+        raise UsageError("--metrics-port must be 0..65535")
     try:
-        bound = exporter.serve(port, args.metrics_addr)
+        bound = endpoint.serve(port, args.metrics_addr)
     except OSError as err:
         where = f"{args.metrics_addr}:{port}"
         raise UsageError(f"cannot serve metrics on {where}: {err.strerror}") from None
     print(f"reelforge: metrics on http://{args.metrics_addr}:{bound}/metrics", file=sys.stderr)
-    return exporter
+    return True
 
 
 def _watch(args: argparse.Namespace) -> int:

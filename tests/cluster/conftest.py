@@ -1,5 +1,6 @@
-"""The cluster fixtures (tests/clusterkit.py): redis-server and real workers, always stopped."""
+"""The cluster fixtures (tests/clusterkit.py): redis-server, real workers and beat, always
+stopped."""
 
-from clusterkit import rclient, redis_server, start_worker
+from clusterkit import rclient, redis_server, start_beat, start_worker
 
-__all__ = ["rclient", "redis_server", "start_worker"]
+__all__ = ["rclient", "redis_server", "start_beat", "start_worker"]

@@ -7,6 +7,10 @@
 - worker:{name}  a worker's heartbeat; it expires when the worker stops refreshing it.
 - relay:{submission}  the list workers push started/progress/log/finished messages to; the
   submitter pops them in order and republishes them as bus events.
+- hold:heavy  set by `reelforge beat` outside heavy-job hours (value: the reason, with a TTL so
+  a beat that is gone holds nothing); workers stop taking heavy jobs while it exists.
+- housekeeping  the latest housekeeping request from beat (JSON: time and output folders);
+  each worker runs its own housekeeping once per new value, and at start.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ CANCEL_TTL = 24 * 3600
 RELAY_TTL = 24 * 3600
 HEARTBEAT_EVERY = 2.0  # seconds between a worker's heartbeats
 HEARTBEAT_TTL = 12.0  # a worker silent this long is gone (the submitter resends its jobs)
+
+
+HOLD_HEAVY = f"{PREFIX}hold:heavy"
+HOUSEKEEPING = f"{PREFIX}housekeeping"
 
 
 def attempt(job_id: str) -> str:

@@ -10,9 +10,12 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reelforge.domain.naming import is_temp_name
-from reelforge.storage.monitoring import MonitoringStore
+
+if TYPE_CHECKING:  # a cluster worker sweeps with these functions and has no history database
+    from reelforge.storage.monitoring import MonitoringStore
 
 log = logging.getLogger("reelforge.housekeeping")
 DAY = 86400.0
