@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import threading
 import traceback
 from datetime import UTC, datetime
@@ -34,8 +36,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+# One encoder for every line: json.dumps with options builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+
+
 def dumps(line: dict[str, Any]) -> str:
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+    return _ENCODER.encode(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -65,6 +71,52 @@ class JsonFormatter(logging.Formatter):
         return dumps(line)
 
 
+class JsonLogHandler(RotatingFileHandler):
+    """The rotating file handler, cheaper per line: every event of a batch is a line (tens of
+    thousands for a batch of small jobs, most of them ffmpeg's stderr), so the per-line cost is
+    paid on the bus thread thousands of times.
+
+    The standard handler formats each record twice (once to decide on rotation), stats the
+    path twice and seeks to the end of the file for every line. Here the record is formatted
+    once, the size comes from one fstat of the open file (it is flushed after every line, so
+    lines written by another process count too), and ready lines (``write_line``) skip the
+    LogRecord altogether. Rotation and the file's content are the same: one flushed line per
+    record, rotated before a line that would take the file to ``maxBytes``.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write_line(self.format(record))
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def write_line(self, line: str) -> None:
+        """Append one line (no newline in ``line``), rotating first if it would not fit."""
+        text = line + "\n"
+        with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
+            if self.stream is None:  # opened on first use (delay=True)
+                self.stream = self._open()
+            if self._would_overflow(text):
+                self.doRollover()
+                if self.stream is None:  # with delay=True the rollover leaves it closed
+                    self.stream = self._open()
+            self.stream.write(text)
+            self.stream.flush()
+
+    def _would_overflow(self, text: str) -> bool:
+        if self.maxBytes <= 0:
+            return False
+        try:
+            st = os.fstat(self.stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return False
+        if not stat.S_ISREG(st.st_mode):  # /dev/null and the like never rotate (as stdlib)
+            return False
+        return st.st_size + len(text) >= self.maxBytes  # characters, as the stdlib counts
+
+
 _lock = threading.Lock()
 _installed: RotatingFileHandler | None = None
 
@@ -86,7 +138,7 @@ def install_json_log(logs_dir: Path, *, level: int = logging.INFO) -> RotatingFi
             return _installed
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = RotatingFileHandler(
+            handler = JsonLogHandler(
                 path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True
             )
         except OSError:
