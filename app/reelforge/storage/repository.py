@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -63,7 +64,7 @@ _JOBS = _JOBS_T.c
 # running it. The UPDATE's SET clause follows the keys of the parameters it is given.
 _JOB_BY_ID = sa.select(_JOBS_T).where(_JOBS.id == sa.bindparam("_id"))
 _JOB_STATE = sa.select(_JOBS.status, _JOBS.attempt).where(_JOBS.id == sa.bindparam("_id"))
-_UPDATE_JOB = sa.update(_JOBS_T).where(_JOBS.id == sa.bindparam("_id"))
+_UPDATE_JOB = sa.update(_JOBS_T).where(_JOBS.id == sa.bindparam("_id")).returning(*_JOBS_T.columns)
 _OUTPUTS_OF = (
     sa.select(_OUTPUTS_T)
     .where(_OUTPUTS_T.c.job_id == sa.bindparam("_id"))
@@ -83,6 +84,10 @@ _SEARCH_COLUMNS: dict[str, sa.ColumnClause[Any]] = {
     name: sa.column(name, _JOBS[name].type)
     for name in ("created_at", "search_key", "status", "preset")
 }
+
+
+# Records written by transition() that get_job() serves without a query (see transition).
+_RECENT_RECORDS = 256
 
 
 class UnknownJob(LookupError):
@@ -226,6 +231,11 @@ class Repository:
         self._engine = engine
         self._writer = writer(engine)
         self._lock = threading.RLock()
+        # The last records transition() committed, newest last. Every subscriber of a job's
+        # JobFinished reads the job right after the history recorder wrote it (queue service,
+        # CLI reporter, ...): those reads are served from here. Any write of a job through this
+        # repository replaces or drops its entry; the repository is the history's one writer.
+        self._recent: OrderedDict[str, JobRecord] = OrderedDict()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -411,6 +421,7 @@ class Repository:
         now = utcnow()
         if not specs:
             return
+        self._forget(spec.id for spec in specs)
         with self._connection(write=True) as conn:
             conn.execute(
                 _INSERT_JOB,
@@ -442,6 +453,7 @@ class Repository:
         if not entries:
             return
         now = utcnow()
+        self._forget(spec.id for spec, _, _ in entries)
         with self._session(write=True) as s:
             ids = (
                 s.execute(
@@ -476,6 +488,7 @@ class Repository:
             )
 
     def set_source(self, job_id: str, source_id: int) -> None:
+        self._forget([job_id])
         with self._session(write=True) as s:
             self._job_row(s, job_id).source_id = source_id
 
@@ -502,6 +515,7 @@ class Repository:
         ``outputs`` replaces the job's recorded outputs.
         """
         now = utcnow()
+        self._forget([job_id])  # whatever happens below, an older record is no longer news
         with self._connection(write=True) as conn:
             row = conn.execute(_JOB_STATE, {"_id": job_id}).first()
             if row is None:
@@ -526,16 +540,22 @@ class Repository:
                                 ("ffmpeg_version", ffmpeg_version)):  # fmt: skip
                 if value is not None:
                     values[name] = value
-            conn.execute(_UPDATE_JOB, {"_id": job_id, **values})
+            # The record is built from what is written: the UPDATE returns the row, and the
+            # outputs are those inserted (or, when kept, read), in insertion (= id) order.
+            job_row = conn.execute(_UPDATE_JOB, {"_id": job_id, **values}).one()
             if replace_outputs:
                 conn.execute(_DELETE_OUTPUTS, {"_id": job_id})
-            if outputs:
+            kept: Sequence[Any] = (
+                () if replace_outputs else conn.execute(_OUTPUTS_OF, {"_id": job_id}).all()
+            )
+            new_outputs = [_output(o) for o in outputs or ()]
+            if new_outputs:
                 conn.execute(
                     _INSERT_OUTPUT,
                     [
                         {"job_id": job_id, "role": o.role, "path": o.path,
                          **{f: getattr(o, f) for f in _OUTPUT_FIELDS}}
-                        for o in map(_output, outputs)
+                        for o in new_outputs
                     ],
                 )  # fmt: skip
             conn.execute(
@@ -543,13 +563,18 @@ class Repository:
                 {"job_id": job_id, "from_status": old.value, "to_status": new.value, "at": now,
                  "reason": _one_line(reason)},
             )  # fmt: skip
-            record = self._core_record(conn, job_id)
-            assert record is not None
-            return record
+            record = _job_record(job_row, [*kept, *new_outputs])  # type: ignore[arg-type]
+        with self._lock:  # committed: from now on this is what the history says
+            self._recent[job_id] = record
+            if len(self._recent) > _RECENT_RECORDS:
+                self._recent.popitem(last=False)
+        return record
 
     def interrupt_running(self, reason: str = "app stopped while running") -> list[JobRecord]:
         """Start-up recovery: every job still marked running was cut off; mark it interrupted."""
         now = utcnow()
+        with self._lock:
+            self._recent.clear()
         with self._session(write=True) as s:
             rows = list(
                 s.exec(
@@ -576,8 +601,17 @@ class Repository:
     # -- jobs: reads -------------------------------------------------------------------------
 
     def get_job(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            recent = self._recent.get(job_id)
+        if recent is not None:
+            return recent
         with self._connection() as conn:
             return self._core_record(conn, job_id)
+
+    def _forget(self, job_ids: Iterable[str]) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                self._recent.pop(job_id, None)
 
     def jobs_in_batch(self, batch_id: int) -> list[JobRecord]:
         with self._session() as s:
