@@ -8,6 +8,7 @@ Errors reach a person as one line; a traceback only ever goes to the log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from typing import Any
 from reelforge.__about__ import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+FFMPEG_ANSWERS = "ffmpeg-answers.json"  # in the data folder, see _remember_ffmpeg_answers
 STATUSES = ("queued", "running", "interrupted", "succeeded", "failed", "cancelled", "skipped")
 
 
@@ -183,6 +185,8 @@ def _wants_gui(argv: list[str]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # No argv: the console script or `python -m reelforge`, so this call owns the process.
+    owns_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if _wants_gui(argv):
         argv = ["gui", *argv]
@@ -194,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_self_check()
         if args.command in ("process", "resume"):
-            return _run_batch(args)
+            code = _run_batch(args)
+            return _exit_now(code) if owns_process else code
         if args.command == "watch":
             return _watch(args)
         if args.command == "presets":
@@ -257,6 +262,32 @@ def _setup_logging() -> None:
     install_json_log(logs)
 
 
+def _remember_ffmpeg_answers() -> None:
+    """ffmpeg's -version and -filters answers are kept in the data folder, so a start with
+    the same binary runs no ffmpeg before the first job."""
+    from reelforge.config import Paths
+    from reelforge.media import binaries
+
+    with contextlib.suppress(OSError):  # no writable data folder: build() says so
+        binaries.use_cache_file(Paths.from_env().ensure().home / FFMPEG_ANSWERS)
+
+
+def _exit_now(code: int) -> int:
+    """End a finished batch's process at once, without the interpreter's teardown.
+
+    Freeing every module, Qt object and SQLAlchemy structure one by one took ~0.3 s of CPU and
+    ~0.5 s of wall after main() returned (measured on a loaded 2-core machine), for nothing: the
+    history is committed and the database closed (App.close), the JSON lines are printed and
+    the pools have no work. What is still buffered (stdout, stderr, the log file) is flushed
+    first. Only when main() owns the process: tests call main() in-process.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
@@ -296,6 +327,7 @@ def _run_batch(args: argparse.Namespace) -> int:
 
     if getattr(args, "jobs", None) is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    _remember_ffmpeg_answers()
     loop = _qt_core()
     app = _build(
         heavy=getattr(args, "jobs", None),

@@ -7,14 +7,18 @@ user chose explicitly (setting or env var) is never skipped silently: if it is w
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ENV_VAR = "REELFORGE_FFMPEG"
 VERSION_TIMEOUT = 10.0  # seconds; a binary that cannot print its version in 10 s is broken
@@ -90,12 +94,63 @@ def _automatic_candidates() -> Iterator[tuple[str, str]]:
         yield "PATH", on_path
 
 
-def _stat_key(path: str) -> int:
-    """mtime_ns, so a replaced binary at the same path is asked again."""
+def _stat_key(path: str) -> tuple[int, int]:
+    """(mtime_ns, size), so a replaced binary at the same path is asked again."""
     try:
-        return os.stat(path).st_mtime_ns
+        st = os.stat(path)
     except OSError as exc:
         raise FFmpegNotFound(f"ffmpeg at {path} does not run: {exc.strerror or exc}") from exc
+    return st.st_mtime_ns, st.st_size
+
+
+# --- ffmpeg's answers, remembered across runs ---------------------------------------------------
+# Asking ffmpeg for -version and -filters is two process starts at every start of the app
+# (~50 ms). With a cache file (the CLI puts it in the data folder), a start with the same
+# binary (same path, mtime and size) asks nothing. Only answers are kept, never failures.
+_cache_file: Path | None = None
+_cache_lock = threading.Lock()
+
+
+def use_cache_file(path: Path | None) -> None:
+    """Remember ffmpeg's answers in this JSON file (None: only in memory, the default)."""
+    global _cache_file
+    _cache_file = path
+
+
+def _read_cache() -> dict[str, Any]:
+    if _cache_file is None:
+        return {}
+    try:
+        data = json.loads(_cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing or damaged: ask ffmpeg, then write it anew
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _cached_answer(path: str, key: tuple[int, int], what: str) -> Any:
+    entry = _read_cache().get(path)
+    if isinstance(entry, dict) and entry.get("key") == list(key):
+        return entry.get(what)
+    return None
+
+
+def _remember(path: str, key: tuple[int, int], what: str, answer: Any) -> None:
+    if _cache_file is None:
+        return
+    with _cache_lock:
+        data = _read_cache()
+        entry = data.get(path)
+        if not isinstance(entry, dict) or entry.get("key") != list(key):
+            entry = {"key": list(key)}
+        entry[what] = answer
+        data[path] = entry
+        tmp = _cache_file.with_name(f".{_cache_file.name}.{os.getpid()}.tmp")
+        try:  # write and rename: a reader never sees half a file
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            os.replace(tmp, _cache_file)
+        except OSError:  # a read-only data folder: answers stay in memory
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _run(path: str, args: list[str], timeout: float) -> str:
@@ -131,15 +186,20 @@ def parse_version(text: str) -> str | None:
 
 
 def ffmpeg_version(path: str) -> str:
-    """Version token of the binary at path; runs ``-version`` once per (path, mtime)."""
+    """Version token of the binary at path; runs ``-version`` once per (path, mtime, size),
+    and not at all when the cache file (use_cache_file) already has the answer."""
     return _version_cached(path, _stat_key(path))
 
 
 @functools.lru_cache(maxsize=16)
-def _version_cached(path: str, _mtime_ns: int) -> str:
+def _version_cached(path: str, key: tuple[int, int]) -> str:
+    known = _cached_answer(path, key, "version")
+    if isinstance(known, str) and known:
+        return known
     version = parse_version(_run(path, ["-version"], VERSION_TIMEOUT))
     if version is None:
         raise FFmpegNotFound(f"ffmpeg at {path} does not run: it is not ffmpeg")
+    _remember(path, key, "version", version)
     return version
 
 
@@ -177,8 +237,14 @@ def filters(ffmpeg_path: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=32)
-def _list_cached(path: str, _mtime_ns: int, flag: str) -> frozenset[str]:
-    return _parse_table(_run(path, ["-hide_banner", flag], LIST_TIMEOUT))
+def _list_cached(path: str, key: tuple[int, int], flag: str) -> frozenset[str]:
+    known = _cached_answer(path, key, flag)
+    if isinstance(known, list) and known and all(isinstance(n, str) for n in known):
+        return frozenset(known)
+    names = _parse_table(_run(path, ["-hide_banner", flag], LIST_TIMEOUT))
+    if names:  # an empty table is odd enough to ask again next time
+        _remember(path, key, flag, sorted(names))
+    return names
 
 
 def has_encoder(ffmpeg_path: str, name: str) -> bool:
