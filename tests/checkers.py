@@ -15,7 +15,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,23 @@ def assert_one_line(reason: str | None) -> None:
     assert reason, "expected a reason"
     assert "\n" not in reason and "\r" not in reason, f"not one line: {reason!r}"
     assert "Traceback" not in reason, reason
+
+
+def _nothing() -> None:
+    pass
+
+
+def pump(
+    qapp: Any, until: Callable[[], bool], timeout: float, each: Callable[[], None] = _nothing
+) -> bool:
+    """Run the Qt event loop until `until()` or the timeout; `each` runs every ~50 ms."""
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        qapp.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        each()
+        if until():
+            return True
+        time.sleep(0.005)
+    return until()

@@ -166,6 +166,8 @@ def build(
         presets,
         collision=settings.collision,
         ffmpeg_version=ctx.ffmpeg_version,
+        split_after=settings.split_after,
+        segment_seconds=settings.segment_seconds,
     )
     lock = DataFolderLock(paths.home)
     if lock.acquire():

@@ -103,6 +103,10 @@ class Settings:
     broker_url: str = ""
     # Seconds Redis waits before redelivering an unacknowledged job: longer than the longest job.
     visibility_timeout: float = 43200.0
+    # Encodes of sources at least this long run in segments across heavy slots or workers
+    # (keyframe cuts about segment_seconds apart, joined by stream copy); 0: never split.
+    split_after: float = 600.0
+    segment_seconds: float = 120.0
 
     def validated(self) -> Settings:
         """Clamp what a hand-edited file may get wrong instead of failing at start-up."""
@@ -119,6 +123,8 @@ class Settings:
             broker_url=str(self.broker_url).strip(),
             visibility_timeout=max(60.0, float(self.visibility_timeout)),
             heavy_hours=str(self.heavy_hours).strip(),
+            split_after=max(0.0, float(self.split_after)),
+            segment_seconds=max(10.0, float(self.segment_seconds)),
         )
 
     def output_folders(self) -> list[str]:

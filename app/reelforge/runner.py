@@ -26,12 +26,22 @@ from typing import Any
 from reelforge.__about__ import __version__
 from reelforge.domain.jobs import JobKind, JobStatus
 from reelforge.domain.naming import temp_path
-from reelforge.domain.spec import JobSpec, SpecVersionError
+from reelforge.domain.spec import JobSpec, OutputTarget, SpecVersionError
+from reelforge.domain.split import (
+    JOIN,
+    SEGMENT,
+    SPLIT,
+    choose_cuts,
+    cut_targets,
+    piece_path,
+    segment_lengths,
+    stage_of,
+)
 from reelforge.media import commands
 from reelforge.media.binaries import find_ffmpeg, has_filter
 from reelforge.media.errors import is_disk_full, reason_from_stderr
 from reelforge.media.keyframes import MIN_DURATION as KEYFRAME_MIN_DURATION
-from reelforge.media.keyframes import keyframe_seekable, keyframes_before
+from reelforge.media.keyframes import cut_index, keyframe_seekable, keyframes_before
 from reelforge.media.probe import ProbeError, fingerprint, probe
 from reelforge.media.process import (
     CancelToken,
@@ -40,7 +50,7 @@ from reelforge.media.process import (
     RunResult,
     run_ffmpeg,
 )
-from reelforge.media.verify import VerificationError, verify_output
+from reelforge.media.verify import VerificationError, verify_output, verify_seams
 
 Report = Callable[[dict[str, Any]], None]
 # Temp files being written right now, so a hard stop (second Ctrl-C) can remove them first.
@@ -121,8 +131,11 @@ def run_job(
         )
         spec = JobSpec.from_dict(spec_data)
         _append_log(log_path, f"job {spec.kind.value} ({spec.label}) of {spec.source}")
+        stage = stage_of(spec)
         if spec.kind is JobKind.PROBE:
             result.update(_probe_job(spec, log_path))
+        elif stage is not None and stage["name"] == SPLIT:
+            result.update(_split_job(spec, stage, log_path))
         else:
             result.update(_media_job(spec, report, cancel, ctx, log_path))
     except (JobFailed, SpecVersionError) as err:
@@ -169,8 +182,81 @@ def _probe_job(spec: JobSpec, log_path: Path) -> dict[str, Any]:
     }
 
 
-def _build_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -> list[list[str]]:
+def _split_job(spec: JobSpec, stage: dict[str, Any], log_path: Path) -> dict[str, Any]:
+    """Where a long encode is cut (domain/split.py): keyframes from the index, no decoding."""
+    if not os.path.isfile(spec.source):
+        raise JobFailed("source file is gone")
+    duration = spec.source_duration
+    index = cut_index(
+        spec.source, int(spec.params["video_index"]), cut_targets(duration, stage["segment"])
+    )
+    cuts = choose_cuts(index.keyframes, duration)
+    _append_log(
+        log_path,
+        f"split at keyframes {', '.join(f'{c:.3f}' for c in cuts) or '(none usable)'} "
+        f"into {len(cuts) + 1} segments",
+    )
+    return {
+        "status": JobStatus.SUCCEEDED.value,
+        "cuts": cuts,
+        "half_frame": index.half_frame,
+        "video_offset": index.video_offset,
+    }
+
+
+def _piece_targets(spec: JobSpec, stage: dict[str, Any]) -> tuple[OutputTarget, ...]:
+    """A segment writes hidden pieces, one per rung, instead of the final outputs."""
+    end = stage["end"] if stage["end"] is not None else spec.source_duration
+    return tuple(
+        OutputTarget(
+            t.role,
+            str(piece_path(t.path, spec.id, stage["index"])),
+            "video",
+            t.width,
+            t.height,
+            has_audio=False,
+            duration=end - stage["start"],
+        )
+        for t in spec.outputs
+    )
+
+
+def _pieces(spec: JobSpec, stage: dict[str, Any]) -> dict[str, list[Path]]:
+    count = len(stage["cuts"]) + 1
+    return {t.role: [piece_path(t.path, spec.id, i) for i in range(count)] for t in spec.outputs}
+
+
+def _write_piece_lists(spec: JobSpec, stage: dict[str, Any], attempt: str) -> dict[str, Path]:
+    lengths = segment_lengths(stage["cuts"], spec.source_duration)
+    lists = {}
+    for role, pieces in _pieces(spec, stage).items():
+        missing = [p for p in pieces if not p.is_file()]
+        if missing:
+            raise JobFailed(f"segment piece is missing: {missing[0]}")
+        path = temp_path(pieces[0].with_suffix(".txt"), attempt)
+        path.write_text(commands.concat_list(pieces, lengths), encoding="utf-8")
+        lists[role] = path
+    return lists
+
+
+def _build_args(
+    spec: JobSpec, temps: dict[str, Path], ctx: RunContext, lists: dict[str, Path]
+) -> list[list[str]]:
     """The ffmpeg argv to run, then any fallbacks to try, in order, if it fails."""
+    stage = stage_of(spec)
+    if stage is not None and stage["name"] == SEGMENT:
+        return [
+            commands.segment_args(
+                spec,
+                temps,
+                start=stage["start"],
+                end=stage["end"],
+                half_frame=stage["half_frame"],
+                tonemap=ctx.tonemap,
+            )
+        ]
+    if stage is not None and stage["name"] == JOIN:
+        return [commands.join_args(spec, temps, lists, video_offset=stage["video_offset"])]
     if spec.kind is JobKind.THUMBNAILS:
         exact = commands.thumbnails_args(spec, temps, font=Path(ctx.font))
         times = commands.thumbnail_times(spec, temps.keys())
@@ -204,6 +290,9 @@ def _build_single_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -
 
 
 def _media_duration(spec: JobSpec) -> float | None:
+    stage = stage_of(spec)
+    if stage is not None and stage["name"] == SEGMENT:
+        return (stage["end"] or spec.source_duration) - stage["start"]
     if spec.kind is JobKind.PREVIEW:
         return float(spec.params.get("seconds") or 0) or None
     if spec.kind is JobKind.THUMBNAILS:
@@ -239,14 +328,24 @@ def _media_job(
         raise JobFailed("source file is gone")
     _check_unchanged(spec)
     _prepare_folders(spec)
+    stage = stage_of(spec)
+    if stage is not None and stage["name"] == SEGMENT:
+        spec = spec.with_outputs(_piece_targets(spec, stage))
     attempt = uuid.uuid4().hex[:8]
     temps = {t.role: temp_path(Path(t.path), attempt) for t in spec.outputs}
+    lists: dict[str, Path] = {}
     with _live_lock:
         _live_temps.update(temps.values())
     try:
-        return _run_and_publish(spec, temps, report, cancel, ctx, log_path)
+        if stage is not None and stage["name"] == JOIN:
+            lists = _write_piece_lists(spec, stage, attempt)
+        result = _run_and_publish(spec, temps, lists, report, cancel, ctx, log_path)
+        if stage is not None and stage["name"] == JOIN and result["status"] == "succeeded":
+            for piece in (p for pieces in _pieces(spec, stage).values() for p in pieces):
+                piece.unlink(missing_ok=True)
+        return result
     finally:
-        for tmp in temps.values():  # whatever happened, no temp file outlives its job
+        for tmp in (*temps.values(), *lists.values()):  # no temp file outlives its job
             tmp.unlink(missing_ok=True)
         with _live_lock:
             _live_temps.difference_update(temps.values())
@@ -279,18 +378,34 @@ def _check_run(
         except VerificationError as err:
             raise JobFailed(str(err)) from None
         outputs.append({"role": target.role, "path": target.path, **asdict(facts)})
+    stage = stage_of(spec)
+    if stage is not None and stage["name"] == JOIN:
+        audio = spec.params.get("audio_index")
+        for target in spec.outputs:
+            try:
+                verify_seams(
+                    temps[target.role],
+                    spec.source,
+                    role=target.role,
+                    video_index=int(spec.params["video_index"]),
+                    audio_index=None if audio is None else int(audio),
+                    seams=stage["cuts"],
+                )
+            except VerificationError as err:
+                raise JobFailed(str(err)) from None
     return outputs
 
 
 def _run_and_publish(
     spec: JobSpec,
     temps: dict[str, Path],
+    lists: dict[str, Path],
     report: Report,
     cancel: CancelToken,
     ctx: RunContext,
     log_path: Path,
 ) -> dict[str, Any]:
-    attempts = _build_args(spec, temps, ctx)
+    attempts = _build_args(spec, temps, ctx, lists)
 
     def on_progress(p: Progress) -> None:
         report(

@@ -376,9 +376,7 @@ def test_ffmpeg_dies_with_its_parent(tmp_path: Path, mechanism: str) -> None:
         env["REELFORGE_NO_SETPRIV"] = "1"
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
-    child = subprocess.Popen(
-        [sys.executable, str(script), FFMPEG], stdout=subprocess.PIPE, env=env
-    )
+    child = subprocess.Popen([sys.executable, str(script), FFMPEG], stdout=subprocess.PIPE, env=env)
     grandchildren: list[int] = []
     try:
         assert child.stdout is not None

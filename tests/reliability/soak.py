@@ -513,8 +513,13 @@ def _check_history(repo: Any, work: Workload, durations: dict[str, float], repor
         attempts: list[list[str]] = []
         for step, (_, dst) in zip(steps, chain, strict=True):
             if dst == "queued":
-                if attempts and attempts[-1][-1] in TERMINAL and not (
-                    job.kind.value == "probe" and (step.reason or "").endswith("plan was cut off")
+                if (
+                    attempts
+                    and attempts[-1][-1] in TERMINAL
+                    and not (
+                        job.kind.value == "probe"
+                        and (step.reason or "").endswith("plan was cut off")
+                    )
                 ):
                     report.violate("re-run", f"job {job.id}: settled, then queued again {chain}")
                 attempts.append([])

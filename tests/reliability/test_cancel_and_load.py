@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEventLoop
 from soak import alive, ffmpeg_processes, kill_leftovers, rss_mib, wait_until
 from sqlalchemy import text
 
-from checkers import cli_argv, cli_env, ffprobe, json_lines, temp_files
+from checkers import cli_argv, cli_env, ffprobe, json_lines, pump, temp_files
 from mediagen import make_audio, make_clip
 from reelforge.bootstrap import App, build
 from reelforge.domain.commands import CancelJobs, Enqueue
@@ -49,24 +48,6 @@ def make_app(qapp: Any, reelforge_home: Path) -> Iterator[Callable[..., App]]:
     yield make
     for app in apps:
         app.close()
-
-
-def _nothing() -> None:
-    pass
-
-
-def pump(
-    qapp: Any, until: Callable[[], bool], timeout: float, each: Callable[[], None] = _nothing
-) -> bool:
-    """Run the Qt event loop until `until()` or the timeout; `each` runs every ~50 ms."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        qapp.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        each()
-        if until():
-            return True
-        time.sleep(0.005)
-    return until()
 
 
 def linked_sources(folder: Path, seed: Path, n: int) -> Path:

@@ -73,6 +73,8 @@ def test_ok_saves_emits_and_reopens_with_saved_values(
     dlg.light_spin.setValue(4)
     dlg.heavy_spin.setValue(3)
     dlg.stall_spin.setValue(90)
+    dlg.split_spin.setValue(30)
+    dlg.segment_spin.setValue(90)
     dlg.notify_check.setChecked(False)
     dlg.tray_check.setChecked(True)
     dlg.theme_combo.setCurrentIndex(dlg.theme_combo.findData("light"))
@@ -83,6 +85,8 @@ def test_ok_saves_emits_and_reopens_with_saved_values(
         light_concurrency=4,
         heavy_concurrency=3,
         stall_timeout=90.0,
+        split_after=1800.0,
+        segment_seconds=90.0,
         notifications=False,
         close_to_tray=True,
         theme="light",
@@ -96,6 +100,9 @@ def test_ok_saves_emits_and_reopens_with_saved_values(
     again = _dialog(qtbot, load_settings(settings_path), settings_path)
     assert again.current() == expected
     assert again.light_spin.value() == 4 and again.tray_check.isChecked()
+    assert again.split_spin.value() == 30 and again.segment_spin.value() == 90
+    again.split_spin.setValue(0)
+    assert again.split_spin.text() == "Never" and again.current().split_after == 0.0
 
 
 def test_spin_boxes_keep_values_in_range(qtbot, settings_path: Path) -> None:

@@ -44,7 +44,9 @@ from reelforge.domain.events import (
 from reelforge.domain.jobs import JobStatus, Lane
 from reelforge.domain.naming import TEMP_PREFIX
 from reelforge.domain.spec import JobSpec
+from reelforge.domain.split import is_split, parent_id
 from reelforge.executors.base import INTERRUPTED
+from reelforge.executors.chunked import ChunkedJobs
 
 log = logging.getLogger("reelforge.cluster")
 # Called when a job must run again as a new attempt: records it in the history (interrupted,
@@ -85,6 +87,11 @@ class CeleryExecutor(QObject):
         self._sent: dict[str, _Sent] = {}
         self._broker_down = False
         self._hop = ThreadHop(self._on_item)
+        # Long encodes in segments (domain/split.py): each stage is a task like any job (its own
+        # attempts, heartbeats, re-sends); only the job itself is seen on the bus.
+        self._chunked = ChunkedJobs(
+            bus, start=self._start_stages, stop=self._stop_stage, running=self._stage_running
+        )
         self._watch_lock = threading.Lock()
         self._workers_busy: set[str] = set()  # read by the listener thread
         self._stop = threading.Event()
@@ -93,12 +100,20 @@ class CeleryExecutor(QObject):
 
     # -- Executor protocol -------------------------------------------------------------------
     def submit(self, spec: JobSpec) -> None:
+        if is_split(spec):
+            self._chunked.submit(spec)
+            return
         if self._paused[spec.lane] or self._broker_down:
             self._pending[spec.lane].append(spec)
             return
         self._send(spec)
 
     def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
+        if self._chunked.owns(job_id):
+            return self._chunked.cancel(job_id, reason)
+        return self._cancel_one(job_id, reason)
+
+    def _cancel_one(self, job_id: str, reason: str) -> bool:
         for pending in self._pending.values():
             for spec in pending:
                 if spec.id == job_id:
@@ -161,7 +176,7 @@ class CeleryExecutor(QObject):
         return len(self._sent) + sum(len(p) for p in self._pending.values())
 
     def running_ids(self) -> list[str]:
-        return [job for job, s in self._sent.items() if s.worker is not None]
+        return self._chunked.job_ids(job for job, s in self._sent.items() if s.worker is not None)
 
     def shutdown(self, *, interrupt: bool = True, timeout: float = 10.0) -> None:
         self.cancel_all(INTERRUPTED if interrupt else "cancelled")
@@ -225,7 +240,23 @@ class CeleryExecutor(QObject):
             log.warning("could not reach the broker to stop job %s: %s", sent.spec.id, err)
 
     def _finish(self, job_id: str, status: str, error: str | None, **kw: Any) -> None:
+        if job_id != parent_id(job_id):  # a stage: its news is for its job's run
+            result = {**(kw.get("result") or {}), "status": status, "error": error}
+            self._chunked.finished(job_id, result, interrupted=False)
+            return
         self._bus.publish(JobFinished(job_id, status, error=error, **kw))
+
+    # -- stages of long encodes (ChunkedJobs calls these) ------------------------------------
+    def _start_stages(self, stages: list[JobSpec], first: bool) -> None:
+        for stage in stages:
+            self.submit(stage)
+
+    def _stop_stage(self, stage_id: str, reason: str) -> bool:
+        return self._cancel_one(stage_id, reason)
+
+    def _stage_running(self, stage_id: str) -> bool:
+        sent = self._sent.get(stage_id)
+        return sent is not None and sent.worker is not None
 
     def _update_watch(self) -> None:
         with self._watch_lock:
@@ -290,10 +321,14 @@ class CeleryExecutor(QObject):
         sent = self._sent.get(job_id)
         if sent is None or sent.task_id != msg.get("task"):
             return  # an attempt that is no longer current: its word does not count
+        staged = job_id != parent_id(job_id)
         if kind == "started":
             sent.worker = str(msg.get("worker") or "?")
             self._update_watch()
-            self._bus.publish(JobStarted(job_id, sent.worker))
+            if not staged or self._chunked.announce(job_id):
+                self._bus.publish(JobStarted(parent_id(job_id), sent.worker))
+        elif staged and kind in ("progress", "log"):
+            self._chunked.reporter(job_id)(msg)
         elif kind == "progress":
             self._bus.publish(JobProgressed(job_id, msg.get("percent"), msg.get("speed"),
                                             msg.get("eta"), msg.get("out_time")))  # fmt: skip
@@ -334,7 +369,8 @@ class CeleryExecutor(QObject):
         if not jobs:
             return
         reason = f"worker {worker} stopped answering (no heartbeat for {keys.HEARTBEAT_TTL:.0f} s)"
-        self._bus.publish(WorkerLost(worker, reason, tuple(s.spec.id for s in jobs)))
+        job_ids = tuple(self._chunked.job_ids(s.spec.id for s in jobs))
+        self._bus.publish(WorkerLost(worker, reason, job_ids))
         for sent in jobs:
             del self._sent[sent.spec.id]
             self._stop_attempt(sent, "worker lost")
@@ -344,7 +380,11 @@ class CeleryExecutor(QObject):
                 self._finish(sent.spec.id, status.value, sent.cancel_reason)
                 continue
             _remove_attempt_temps(sent.spec)  # the dead worker could not clean up after itself
-            if self._new_attempt is not None:
+            if sent.spec.id != parent_id(sent.spec.id):  # a stage: its job goes on running
+                self._chunked.reporter(sent.spec.id)(
+                    {"type": "log", "line": f"sent again: {reason}"}
+                )
+            elif self._new_attempt is not None:
                 self._new_attempt(sent.spec.id, reason)
             self.submit(sent.spec)  # a new attempt, with a new task id
         self._update_watch()

@@ -29,7 +29,9 @@ from reelforge.domain.events import (
 )
 from reelforge.domain.jobs import JobStatus, Lane
 from reelforge.domain.spec import JobSpec
+from reelforge.domain.split import is_split, parent_id
 from reelforge.executors.base import INTERRUPTED
+from reelforge.executors.chunked import ChunkedJobs
 from reelforge.media.process import CancelToken
 from reelforge.runner import RunContext, run_job
 
@@ -37,9 +39,11 @@ log = logging.getLogger("reelforge.executor")
 _MAX_SLOTS = 16
 
 
-def _run_one(spec: JobSpec, token: CancelToken, ctx: RunContext, bus: Bus, done: ThreadHop) -> None:
-    """Body of a pool thread: run the job function, publish what it reports, hand back."""
-    job_id = spec.id
+Report = Callable[[dict[str, Any]], None]
+
+
+def job_reporter(bus: Bus, job_id: str) -> Report:
+    """What a job's progress and log lines become on the bus."""
 
     def report(msg: dict[str, Any]) -> None:
         if msg.get("type") == "progress":
@@ -55,11 +59,18 @@ def _run_one(spec: JobSpec, token: CancelToken, ctx: RunContext, bus: Bus, done:
         elif msg.get("type") == "log":
             bus.publish(JobLogged(job_id, str(msg.get("line", ""))))
 
+    return report
+
+
+def _run_one(
+    spec: JobSpec, token: CancelToken, ctx: RunContext, report: Report, done: ThreadHop
+) -> None:
+    """Body of a pool thread: run the job function, publish what it reports, hand back."""
     try:
         result = run_job(spec.to_dict(), report, token, ctx)
     except BaseException as err:  # run_job never raises; this is the last line of defence
         result = {"status": JobStatus.FAILED.value, "error": f"internal error: {err!r}"}
-    done.post((job_id, result))
+    done.post((spec.id, result))
 
 
 @dataclass
@@ -102,17 +113,24 @@ class LocalExecutor(QObject):
         self._futures: set[Future[None]] = set()
         self._lane_of: dict[str, Lane] = {}
         self._starting: dict[str, tuple[JobSpec, CancelToken, _LaneState]] = {}
+        # Long encodes in segments (domain/split.py): their stages are pending and running in
+        # the lanes like jobs, but only the job itself is seen on the bus.
+        self._chunked = ChunkedJobs(
+            bus, start=self._queue_stages, stop=self._stop_stage, running=self._stage_running
+        )
         self._closed = False
         bus.subscribe(JobStarted, self._launch)
 
     # -- Executor protocol -------------------------------------------------------------------
     def submit(self, spec: JobSpec) -> None:
-        state = self._lanes[spec.lane]
-        self._lane_of[spec.id] = spec.lane
-        state.pending.append(spec)
-        self._pump(state)
+        if is_split(spec) and self._lanes[Lane.HEAVY].slots > 1:
+            self._chunked.submit(spec)  # with one heavy slot, segments would only add a join
+            return
+        self._queue(spec, front=False)
 
     def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
+        if self._chunked.owns(job_id):
+            return self._chunked.cancel(job_id, reason)
         lane = self._lane_of.get(job_id)
         if lane is None:
             return False
@@ -163,7 +181,8 @@ class LocalExecutor(QObject):
         return sum(len(s.pending) + len(s.running) for s in self._lanes.values())
 
     def running_ids(self) -> list[str]:
-        return [job for s in self._lanes.values() for job in s.running]
+        # a job in segments runs in several slots at once
+        return self._chunked.job_ids(job for s in self._lanes.values() for job in s.running)
 
     def shutdown(self, *, interrupt: bool = True, timeout: float = 10.0) -> None:
         reason = INTERRUPTED if interrupt else "cancelled"
@@ -189,6 +208,42 @@ class LocalExecutor(QObject):
             self._gate_timer.stop()
 
     # -- internals ---------------------------------------------------------------------------
+    def _queue(self, spec: JobSpec, *, front: bool) -> None:
+        self._queue_all([spec], front=front)
+
+    def _queue_all(self, specs: list[JobSpec], *, front: bool) -> None:
+        """Queue in this order, at the back of the lanes or at the front; then start what can."""
+        for spec in specs if not front else reversed(specs):
+            state = self._lanes[spec.lane]
+            self._lane_of[spec.id] = spec.lane
+            if front:
+                state.pending.appendleft(spec)
+            else:
+                state.pending.append(spec)
+        for lane in dict.fromkeys(s.lane for s in specs):
+            self._pump(self._lanes[lane])
+
+    def _queue_stages(self, stages: list[JobSpec], first: bool) -> None:
+        """Later stages of a started job go first in their lane: it finishes before others
+        start, as a job in one piece would."""
+        self._queue_all(stages, front=not first)
+
+    def _stop_stage(self, stage_id: str, reason: str) -> bool:
+        lane = self._lane_of.get(stage_id)
+        if lane is None:
+            return False
+        state = self._lanes[lane]
+        if stage_id in state.running:
+            state.running[stage_id].cancel(reason)  # its result comes back as usual
+        else:
+            state.pending = deque(s for s in state.pending if s.id != stage_id)
+            self._lane_of.pop(stage_id, None)
+        return True
+
+    def _stage_running(self, stage_id: str) -> bool:
+        lane = self._lane_of.get(stage_id)
+        return lane is not None and stage_id in self._lanes[lane].running
+
     def _select(self, lane: Lane | None) -> list[_LaneState]:
         return list(self._lanes.values()) if lane is None else [self._lanes[lane]]
 
@@ -204,18 +259,26 @@ class LocalExecutor(QObject):
             spec = state.pending.popleft()
             token = CancelToken()
             state.running[spec.id] = token  # the slot is taken now
-            self._starting[spec.id] = (spec, token, state)
+            job_id = parent_id(spec.id)
+            if job_id != spec.id and not self._chunked.announce(spec.id):
+                self._start(spec, token, state)  # a later stage of a job already running
+                continue
+            self._starting[job_id] = (spec, token, state)
             # The work itself starts in _launch, our own JobStarted handler: it runs after the
             # history recorder (subscribed first) has committed "running", even when this pump
             # happens inside another event's dispatch and the bus defers JobStarted.
-            self._bus.publish(JobStarted(spec.id, self._ctx.worker))
+            self._bus.publish(JobStarted(job_id, self._ctx.worker))
 
     def _launch(self, event: JobStarted) -> None:
         entry = self._starting.pop(event.job_id, None)
         if entry is None or self._closed:  # shut down meanwhile: recovery marks it interrupted
             return
-        spec, token, state = entry
-        future = state.pool.submit(_run_one, spec, token, self._ctx, self._bus, self._done)
+        self._start(*entry)
+
+    def _start(self, spec: JobSpec, token: CancelToken, state: _LaneState) -> None:
+        staged = spec.id != parent_id(spec.id)
+        report = self._chunked.reporter(spec.id) if staged else job_reporter(self._bus, spec.id)
+        future = state.pool.submit(_run_one, spec, token, self._ctx, report, self._done)
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
 
@@ -224,6 +287,12 @@ class LocalExecutor(QObject):
         lane = self._lane_of.pop(job_id, None)
         state = self._lanes[lane] if lane else None
         token = state.running.pop(job_id, None) if state else None
+        if job_id != parent_id(job_id):
+            interrupted = bool(token and token.reason == INTERRUPTED)
+            self._chunked.finished(job_id, result, interrupted=interrupted)
+            if state:
+                self._pump(state)
+            return
         status = result.get("status", JobStatus.FAILED.value)
         if status == JobStatus.CANCELLED.value and token and token.reason == INTERRUPTED:
             status = JobStatus.INTERRUPTED.value

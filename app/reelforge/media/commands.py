@@ -54,9 +54,92 @@ def encode_args(
     spec: JobSpec, temps: Mapping[str, Path], *, tonemap: bool, threads: int = 0
 ) -> list[str]:
     """The rendition ladder: decode once, split, scale and encode every rung."""
+    return _ladder_args(spec, temps, _input(spec), tonemap=tonemap, threads=threads, audio=True)
+
+
+def segment_args(
+    spec: JobSpec,
+    temps: Mapping[str, Path],
+    *,
+    start: float,
+    end: float | None,
+    half_frame: float,
+    tonemap: bool,
+) -> list[str]:
+    """One segment of the ladder, video only (domain/split.py): the frames from the keyframe
+    at `start` up to the one at `end`. The window opens and closes half a frame early, so a
+    frame on a cut belongs to exactly one segment however the times were rounded."""
+    options: dict[str, Any] = {}
+    read_from = start - half_frame if start > 0 else 0.0
+    if read_from > 0:
+        options["ss"] = f"{read_from:.6f}"
+    if end is not None:
+        options["t"] = f"{end - half_frame - read_from:.6f}"
+    src = _input(spec, **options)
+    return _ladder_args(spec, temps, src, tonemap=tonemap, threads=0, audio=False, piece=True)
+
+
+def join_args(
+    spec: JobSpec,
+    temps: Mapping[str, Path],
+    piece_lists: Mapping[str, Path],
+    *,
+    video_offset: float,
+) -> list[str]:
+    """Each rung's pieces joined by stream copy; the audio encoded once, from the source."""
+    p = spec.params
+    src = _input(spec)
+    outputs = []
+    for rung in p["rungs"]:
+        pieces = ffmpeg.input(
+            file_url(piece_lists[rung["role"]]),
+            f="concat",
+            safe=0,
+            **({"itsoffset": f"{video_offset:.6f}"} if video_offset > 0 else {}),
+        )
+        streams = [pieces["v"]]
+        opts: dict[str, Any] = {"c:v": "copy", "map_metadata": -1, "map_chapters": -1}
+        if p.get("audio_index") is not None:
+            streams.append(src[str(p["audio_index"])])
+            opts.update(_audio_opts(rung))
+        if rung["codec"] != "vp9":
+            opts["movflags"] = "+faststart"
+        outputs.append(ffmpeg.output(*streams, file_url(temps[rung["role"]]), **opts))
+    return _args(*outputs)
+
+
+def concat_list(pieces: list[Path], lengths: list[float]) -> str:
+    """A concat demuxer list. Each piece's duration is declared as the distance between its
+    cuts (the last is left to the file), so the next piece starts exactly at its cut."""
+    lines = []
+    for i, piece in enumerate(pieces):
+        quoted = str(piece.absolute()).replace("'", "'\\''")
+        lines.append(f"file '{quoted}'")
+        if i < len(pieces) - 1:
+            lines.append(f"duration {lengths[i]:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def _audio_opts(rung: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "c:a": "libopus" if rung["codec"] == "vp9" else "aac",
+        "b:a": rung["audio_bitrate"],
+        "ac": 2,
+    }
+
+
+def _ladder_args(
+    spec: JobSpec,
+    temps: Mapping[str, Path],
+    src: Any,
+    *,
+    tonemap: bool,
+    threads: int,
+    audio: bool,
+    piece: bool = False,
+) -> list[str]:
     p = spec.params
     rungs = p["rungs"]
-    src = _input(spec)
     video = _clean_video(src[str(p["video_index"])], p, tonemap)
     branches = video.filter_multi_output("split", len(rungs)) if len(rungs) > 1 else None
     outputs = []
@@ -85,18 +168,13 @@ def encode_args(
             )
             if rung["codec"] == "hevc":
                 opts["tag:v"] = "hvc1"  # plays in Apple players
-            opts["movflags"] = "+faststart"
+            if not piece:  # a piece is read once by the join: no second pass to move the index
+                opts["movflags"] = "+faststart"
         if threads:
             opts["threads"] = threads
-        if p.get("audio_index") is not None:
+        if audio and p.get("audio_index") is not None:
             streams.append(src[str(p["audio_index"])])
-            opts.update(
-                {
-                    "c:a": "libopus" if rung["codec"] == "vp9" else "aac",
-                    "b:a": rung["audio_bitrate"],
-                    "ac": 2,
-                }
-            )
+            opts.update(_audio_opts(rung))
         outputs.append(ffmpeg.output(*streams, file_url(temps[rung["role"]]), **opts))
     return _args(*outputs)
 

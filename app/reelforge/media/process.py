@@ -476,7 +476,7 @@ def run_ffmpeg(
 
 
 class _ExitWaiter:
-    """"Wait up to t seconds for ffmpeg to exit", waking the moment it does.
+    """ "Wait up to t seconds for ffmpeg to exit", waking the moment it does.
 
     Popen.wait(timeout) polls with sleeps of up to 50 ms, ~25 ms lost on every job on
     average; a pidfd (Linux 5.3+) becomes readable exactly when the process exits.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reelforge.domain.spec import OutputTarget
 from reelforge.media.probe import ProbeError, probe
@@ -98,3 +99,62 @@ def _verify_webp(path: Path, target: OutputTarget, size: int) -> OutputFacts:
     if target.media == "animation" and info.frames > 1:  # a 3-frame source makes one frame
         _check_duration(target.role, info.duration, target.duration)
     return OutputFacts(size, info.duration or None, info.width, info.height, "webp", None)
+
+
+def verify_seams(
+    path: Path,
+    source: str,
+    *,
+    role: str,
+    video_index: int,
+    audio_index: int | None,
+    seams: list[float],
+) -> None:
+    """A joined output (domain/split.py) against its source: the video lasts as long as the
+    source's within one frame, audio and video start as far apart as in the source within one
+    frame, and every seam decodes without errors."""
+    import av  # PyAV, as probe uses; imported here so verify stays cheap to import
+
+    try:
+        with av.open(str(path)) as out, av.open(source) as src:
+            ov, sv = out.streams.video[0], src.streams[video_index]
+            frame = max(_frame_seconds(ov), _frame_seconds(sv))
+            out_len, src_len = _seconds(ov.duration, ov), _seconds(sv.duration, sv)
+            if out_len and src_len and abs(out_len - src_len) > frame + 0.002:
+                raise VerificationError(
+                    f"{role} output video is {out_len:.3f} s, the source's {src_len:.3f} s"
+                )
+            if audio_index is not None and out.streams.audio:
+                oa, sa = out.streams.audio[0], src.streams[audio_index]
+                lag = _seconds(ov.start_time, ov) - _seconds(oa.start_time, oa)
+                src_lag = _seconds(sv.start_time, sv) - _seconds(sa.start_time, sa)
+                if abs(lag - src_lag) > frame + 0.002:
+                    raise VerificationError(
+                        f"{role} output audio is {1000 * (lag - src_lag):+.0f} ms out of sync"
+                    )
+            for seam in seams:
+                _decode_around(out, seam, frame)
+    except VerificationError:
+        raise
+    except (av.FFmpegError, OSError, IndexError) as err:
+        raise VerificationError(f"{role} output does not decode at a seam: {err}") from None
+
+
+def _frame_seconds(stream: Any) -> float:
+    rate = getattr(stream, "average_rate", None) or getattr(stream, "guessed_rate", None)
+    return 1.0 / float(rate) if rate else 0.04
+
+
+def _seconds(value: int | None, stream: Any) -> float:
+    base = getattr(stream, "time_base", None)
+    return float(value * base) if value is not None and base else 0.0
+
+
+def _decode_around(container: Any, seam: float, frame: float) -> None:
+    """Decode from the keyframe before the seam to a few frames past it; errors raise."""
+    stream = container.streams.video[0]
+    base = stream.time_base
+    container.seek(max(0, int((seam - 1.0) / base)), stream=stream, backward=True)
+    for decoded in container.decode(stream):
+        if decoded.pts is not None and float(decoded.pts * base) >= seam + 3 * frame:
+            return

@@ -31,6 +31,7 @@ from reelforge.domain.media_info import MediaInfo
 from reelforge.domain.naming import first_free
 from reelforge.domain.plan import PlannedJob, plan_jobs, probe_spec
 from reelforge.domain.spec import JobSpec, OutputTarget, new_job_id
+from reelforge.domain.split import mark_for_split
 from reelforge.executors.base import Executor
 from reelforge.services.presets import PresetCatalog
 from reelforge.services.sources import expand_paths
@@ -77,9 +78,12 @@ class QueueService:
         *,
         collision: str = "counter",
         ffmpeg_version: str | None = None,
+        split_after: float = 0.0,
+        segment_seconds: float = 120.0,
     ):
         self._bus, self._repo, self._executor, self._presets = bus, repo, executor, presets
         self.collision = collision
+        self.split_after, self.segment_seconds = split_after, segment_seconds
         self._ffmpeg_version = ffmpeg_version
         self._batches: dict[int, _Batch] = {}
         self._stopping = False
@@ -298,7 +302,12 @@ class QueueService:
         for name in batch.presets:
             for pj in plan_jobs(info, self._presets.get(name), batch.out_dir):
                 params = {**pj.spec.params, "source_state": state}
-                planned.append(PlannedJob(replace(pj.spec, params=params), pj.reject))
+                spec = mark_for_split(
+                    replace(pj.spec, params=params),
+                    after=self.split_after,
+                    segment=self.segment_seconds,
+                )
+                planned.append(PlannedJob(spec, pj.reject))
         self._settle(_without_duplicate_posters(planned), probe.batch_id, source_id, fp or "")
 
     def _settle(

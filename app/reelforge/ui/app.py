@@ -255,6 +255,8 @@ class DesktopApp:
         self.core.executor.set_concurrency(Lane.LIGHT, settings.light_concurrency)
         self.core.executor.set_concurrency(Lane.HEAVY, settings.heavy_concurrency)
         self.core.queue.collision = settings.collision
+        self.core.queue.split_after = settings.split_after
+        self.core.queue.segment_seconds = settings.segment_seconds
         self.batch_notifier.enabled = settings.notifications
         if settings.theme != old.theme:
             apply_theme(self.qt, settings.theme)

@@ -223,6 +223,29 @@ class SettingsDialog(QDialog):
         self.stall_spin.setToolTip("A job whose ffmpeg prints nothing for this long is stopped")
         proc_form.addRow("Stop a stalled job after:", self.stall_spin)
 
+        # Long encodes in segments (domain/split.py): heavy slots or workers share one file.
+        self.split_spin = self._spin(0, 24 * 60)
+        self.split_spin.setSuffix(" min")
+        self.split_spin.setSpecialValueText("Never")
+        self.split_spin.setToolTip(
+            "Encodes of sources at least this long are cut at keyframes into pieces that "
+            "encode side by side (two or more heavy slots, or cluster workers), then joined"
+        )
+        self.segment_spin = self._spin(10, 3600)
+        self.segment_spin.setSuffix(" s")
+        self.segment_spin.setSingleStep(30)
+        self.segment_spin.setToolTip("About how long each piece is")
+        split = QWidget()
+        split_row = QHBoxLayout(split)
+        split_row.setContentsMargins(0, 0, 0, 0)
+        split_row.addWidget(QLabel("longer than"))
+        split_row.addWidget(self.split_spin)
+        split_row.addSpacing(16)
+        split_row.addWidget(QLabel("in pieces of"))
+        split_row.addWidget(self.segment_spin)
+        split_row.addStretch(1)
+        proc_form.addRow("Split encodes:", split)
+
         # Cluster mode: the executor is chosen once, at start-up (bootstrap.build()).
         self.run_on_combo = QComboBox()
         self.run_on_combo.addItem("This computer", "local")
@@ -390,6 +413,8 @@ class SettingsDialog(QDialog):
         self.heavy_spin.setValue(s.heavy_concurrency)
         self.ffmpeg_edit.setText(s.ffmpeg_path)
         self.stall_spin.setValue(round(s.stall_timeout))
+        self.split_spin.setValue(round(s.split_after / 60))
+        self.segment_spin.setValue(round(s.segment_seconds))
         self.run_on_combo.setCurrentIndex(1 if s.broker_url else 0)
         self.broker_edit.setText(s.broker_url)
         self._run_on_changed()
@@ -413,6 +438,8 @@ class SettingsDialog(QDialog):
             heavy_concurrency=self.heavy_spin.value(),
             ffmpeg_path=self.ffmpeg_edit.text().strip(),
             stall_timeout=float(self.stall_spin.value()),
+            split_after=60.0 * self.split_spin.value(),
+            segment_seconds=float(self.segment_spin.value()),
             broker_url=self.broker_edit.text().strip()
             if self.run_on_combo.currentData() == "cluster"
             else "",
