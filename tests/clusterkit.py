@@ -249,3 +249,25 @@ def start_beat(
         for beat in started:
             beat.stop()
         client.close()
+
+
+def ffmpeg_writing_to(folder: Path, suffix: str = "") -> list[tuple[int, int]]:
+    """(pid, parent pid) of every live ffmpeg whose command line names a file in this folder
+    (ending with `suffix`: ".mp4" finds the encode, not the poster)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        named = "ffmpeg" in Path(argv[0]).name
+        if (
+            named
+            and any(str(folder) in a and a.endswith(suffix) for a in argv)
+            and (") Z " not in stat)
+        ):
+            found.append((int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])))
+    return found

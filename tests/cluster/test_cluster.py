@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from checkers import assert_no_temp_files, cli_argv, cli_env, run_cli
-from clusterkit import RedisServer, StartWorker, wait_for
+from clusterkit import RedisServer, StartWorker, ffmpeg_writing_to, wait_for
 from mediagen import make_clip
 from reelforge.cluster import keys
 from reelforge.cluster.celery_app import TASK_NAME, make_celery
@@ -67,28 +67,6 @@ def shape(jobs: list[dict[str, Any]], out: Path) -> list[tuple[str, str, str, tu
         )
         for j in jobs
     )
-
-
-def ffmpeg_writing_to(folder: Path, suffix: str = "") -> list[tuple[int, int]]:
-    """(pid, parent pid) of every live ffmpeg whose command line names a file in this folder
-    (ending with `suffix`: ".mp4" finds the encode, not the poster)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        named = "ffmpeg" in Path(argv[0]).name
-        if (
-            named
-            and any(str(folder) in a and a.endswith(suffix) for a in argv)
-            and (") Z " not in stat)
-        ):
-            found.append((int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])))
-    return found
 
 
 # --- a batch through two workers equals the local result --------------------------------

@@ -54,6 +54,7 @@ class ChunkedRun:
         self._segments_left: set[str] = set()
         self.stage_ids: set[str] = set()  # every stage handed out (for cancel)
         self._logs: dict[str, str] = {}  # stage id -> its log file
+        self._notes: dict[str, list[str]] = {}  # stage id -> what happened to it (re-sent)
         self.ended = False  # failed or cancelled; stages still running are waited for
 
     def first(self) -> list[JobSpec]:
@@ -113,6 +114,10 @@ class ChunkedRun:
             return None
         return round(elapsed * (100 - percent) / percent, 1)
 
+    def note(self, stage_id: str, text: str) -> None:
+        """Kept in the stage's part of the job's log (its own log may be lost with a worker)."""
+        self._notes.setdefault(stage_id, []).append(text)
+
     def discard_pieces(self) -> None:
         """After a failure or cancel: the pieces of finished segments go (they are temp names,
         so a sweep would find them too, but a person looking at the folder should not)."""
@@ -157,13 +162,16 @@ class ChunkedRun:
         first = Path(next(iter(self._logs.values())))
         merged = first.with_name(f"{self.spec.id}.log")
         with merged.open("a", encoding="utf-8") as out:
-            for stage_id in sorted(self._logs, key=_stage_order):
+            for stage_id in sorted(self._logs.keys() | self._notes.keys(), key=_stage_order):
+                out.write(f"----- {self.label(stage_id)} -----\n")
+                out.writelines(f"# {note}\n" for note in self._notes.get(stage_id, ()))
+                if stage_id not in self._logs:
+                    continue
                 path = Path(self._logs[stage_id])
                 try:
-                    text = path.read_text(encoding="utf-8", errors="replace")
+                    out.write(path.read_text(encoding="utf-8", errors="replace"))
                 except OSError as err:
-                    text = f"(log unavailable: {err.strerror})\n"
-                out.write(f"----- {self.label(stage_id)} -----\n{text}")
+                    out.write(f"(log unavailable: {err.strerror})\n")
                 if path != merged:
                     path.unlink(missing_ok=True)
         self._logs.clear()
@@ -289,6 +297,13 @@ class ChunkedJobs:
                 self._bus.publish(JobFinished(run.spec.id, status.value, error=reason))
             self._announced.discard(run.spec.id)
         return True
+
+    def resent(self, stage_id: str, reason: str) -> None:
+        """A stage sent again (its worker was lost): said live and kept in the job's log."""
+        run = self._runs.get(parent_id(stage_id))
+        if run is not None:
+            run.note(stage_id, f"sent again: {reason}")
+            self.reporter(stage_id)({"type": "log", "line": f"sent again: {reason}"})
 
     def job_ids(self, stage_ids: Iterable[str]) -> list[str]:
         return list(dict.fromkeys(parent_id(s) for s in stage_ids))

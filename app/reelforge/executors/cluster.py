@@ -44,7 +44,7 @@ from reelforge.domain.events import (
 from reelforge.domain.jobs import JobStatus, Lane
 from reelforge.domain.naming import TEMP_PREFIX
 from reelforge.domain.spec import JobSpec
-from reelforge.domain.split import is_split, parent_id
+from reelforge.domain.split import SEGMENT, is_split, parent_id, piece_path, stage_of
 from reelforge.executors.base import INTERRUPTED
 from reelforge.executors.chunked import ChunkedJobs
 
@@ -381,9 +381,7 @@ class CeleryExecutor(QObject):
                 continue
             _remove_attempt_temps(sent.spec)  # the dead worker could not clean up after itself
             if sent.spec.id != parent_id(sent.spec.id):  # a stage: its job goes on running
-                self._chunked.reporter(sent.spec.id)(
-                    {"type": "log", "line": f"sent again: {reason}"}
-                )
+                self._chunked.resent(sent.spec.id, reason)
             elif self._new_attempt is not None:
                 self._new_attempt(sent.spec.id, reason)
             self.submit(sent.spec)  # a new attempt, with a new task id
@@ -432,8 +430,12 @@ def _remove_attempt_temps(spec: JobSpec) -> int:
     is only cut off, not dead, finds its temp gone and fails; its result is ignored anyway).
     """
     removed = 0
-    for target in spec.outputs:
-        final = Path(target.path)
+    stage = stage_of(spec)
+    if stage is not None and stage["name"] == SEGMENT:  # a segment writes its pieces
+        finals = [piece_path(t.path, spec.id, stage["index"]) for t in spec.outputs]
+    else:
+        finals = [Path(t.path) for t in spec.outputs]
+    for final in finals:
         try:
             stale = [  # not glob(): a file name may hold [, * or ?
                 p
