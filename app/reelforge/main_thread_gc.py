@@ -10,13 +10,17 @@ tests/unit/test_main_thread_gc.py reproduces exactly that without this module.
 
 So automatic collection is switched off and a QTimer on the main thread collects instead,
 generation by generation with Python's own thresholds: the same work, on the right thread.
-Calibre and other long-lived PyQt/PySide apps do the same.
+Calibre and other long-lived PyQt/PySide apps do the same. Python also holds back a full
+collection until the long-lived objects have grown by a quarter (the count it keeps for that is
+not visible from Python); here a full collection waits instead until 20 times its last duration
+has passed, so with 10,000 jobs in the window it takes at most 5 % of the GUI thread.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
@@ -25,11 +29,13 @@ _PROPERTY = "reelforge_main_thread_gc"
 
 class MainThreadCollector(QObject):
     INTERVAL_MS = 500
+    FULL_DUTY = 20  # a full collection waits this many times its last duration
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._owner = threading.get_ident()
         self._thresholds = gc.get_threshold()
+        self._full_allowed_at = 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(self.INTERVAL_MS)
         self._timer.timeout.connect(self.check)
@@ -47,8 +53,11 @@ class MainThreadCollector(QObject):
             found += gc.collect(0)
             if counts[1] > self._thresholds[1]:
                 found += gc.collect(1)
-                if counts[2] > self._thresholds[2]:
+                if counts[2] > self._thresholds[2] and time.monotonic() >= self._full_allowed_at:
+                    began = time.monotonic()
                     found += gc.collect(2)
+                    took = time.monotonic() - began
+                    self._full_allowed_at = began + took * (1 + self.FULL_DUTY)
         return found
 
     def uninstall(self) -> None:

@@ -120,3 +120,38 @@ def test_collector_refuses_to_run_off_the_main_thread() -> None:
     t.start()
     t.join()
     assert errors and "main thread" in str(errors[0])
+
+
+@pytest.mark.usefixtures("qapp")
+def test_a_full_collection_waits_twenty_times_its_last_duration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reelforge import main_thread_gc
+
+    clock = [1000.0]
+    ran: list[int] = []
+
+    def fake_collect(generation: int = 2) -> int:
+        ran.append(generation)
+        if generation == 2:
+            clock[0] += 0.05  # a full collection of a big heap: 50 ms
+        return 0
+
+    thresholds = gc.get_threshold()
+    over = (thresholds[0] + 1, thresholds[1] + 1, thresholds[2] + 1)
+    monkeypatch.setattr(main_thread_gc.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(main_thread_gc.gc, "collect", fake_collect)
+    monkeypatch.setattr(main_thread_gc.gc, "get_count", lambda: over)
+    collector = main_thread_gc.MainThreadCollector()
+    collector.check()
+    assert ran == [0, 1, 2]
+    ran.clear()
+    clock[0] += 0.9  # less than 20 x 50 ms after it ended: generations 0 and 1 only
+    collector.check()
+    assert ran == [0, 1]
+    ran.clear()
+    clock[0] += 0.2
+    collector.check()
+    assert ran == [0, 1, 2]
+    collector.uninstall()
+    gc.disable()  # the session's own collector is still installed: keep its rule
