@@ -215,7 +215,7 @@ def _piece_targets(spec: JobSpec, stage: dict[str, Any]) -> tuple[OutputTarget, 
             t.width,
             t.height,
             has_audio=False,
-            duration=end - stage["start"],
+            duration=end - stage["first_frame"],
         )
         for t in spec.outputs
     )
@@ -227,7 +227,7 @@ def _pieces(spec: JobSpec, stage: dict[str, Any]) -> dict[str, list[Path]]:
 
 
 def _write_piece_lists(spec: JobSpec, stage: dict[str, Any], attempt: str) -> dict[str, Path]:
-    lengths = segment_lengths(stage["cuts"], spec.source_duration)
+    lengths = segment_lengths(stage["cuts"], spec.source_duration, stage["video_offset"])
     lists = {}
     for role, pieces in _pieces(spec, stage).items():
         missing = [p for p in pieces if not p.is_file()]
@@ -252,6 +252,7 @@ def _build_args(
                 start=stage["start"],
                 end=stage["end"],
                 half_frame=stage["half_frame"],
+                first_frame=stage["first_frame"],
                 tonemap=ctx.tonemap,
             )
         ]
@@ -292,7 +293,7 @@ def _build_single_args(spec: JobSpec, temps: dict[str, Path], ctx: RunContext) -
 def _media_duration(spec: JobSpec) -> float | None:
     stage = stage_of(spec)
     if stage is not None and stage["name"] == SEGMENT:
-        return (stage["end"] or spec.source_duration) - stage["start"]
+        return (stage["end"] or spec.source_duration) - stage["first_frame"]
     if spec.kind is JobKind.PREVIEW:
         return float(spec.params.get("seconds") or 0) or None
     if spec.kind is JobKind.THUMBNAILS:

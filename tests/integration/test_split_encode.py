@@ -35,7 +35,7 @@ def configure(home: Path, **changes: Any) -> None:
 
 def encode(source: Path, out: Path) -> tuple[dict[str, Any], Any]:
     run = run_cli(["process", str(source), "-p", "web", "-o", str(out), "--json"])
-    assert run.rc == 0, run.stderr
+    assert run.rc == 0, [(j["kind"], j["error"]) for j in run.jobs if j["error"]]
     jobs = [j for j in run.jobs if j["kind"] == "encode"]
     assert len(jobs) == 1
     return jobs[0], run
@@ -127,3 +127,26 @@ def test_segmented_encode_matches_the_one_pass_encode(
     assert not list(Paths(reelforge_home).job_logs.glob(f"{split['job']}~*"))
     left = sorted(p.name for p in (tmp_path / "split").rglob("*") if p.is_file())
     assert left == sorted(Path(o).name for j in run.jobs for o in j["outputs"])
+
+
+def test_a_source_whose_video_starts_late_keeps_its_sync_when_split(
+    long_clip: Path, reelforge_home: Path, tmp_path: Path
+) -> None:
+    # The video track starts 0.2 s after the audio (as cameras and edits often leave it): the
+    # join must delay the joined video by as much, or the verifier refuses the output.
+    late = tmp_path / "late.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-itsoffset", "0.2", "-i", str(long_clip), "-i", str(long_clip),
+         "-map", "0:v", "-map", "1:a", "-c", "copy", str(late)],
+        check=True,
+    )  # fmt: skip
+    src_v, src_a = ffprobe(late, "v:0", "start_time"), ffprobe(late, "a:0", "start_time")
+    lag = float(src_v["start_time"]) - float(src_a["start_time"])
+    assert lag > 0.15  # the fixture really is late
+    configure(reelforge_home)
+    split, _ = encode(late, tmp_path / "out")
+    assert split["status"] == "succeeded", split
+    [out] = [Path(o) for o in split["outputs"] if o.endswith(".mp4")]
+    v, a = ffprobe(out, "v:0", "start_time,nb_read_frames"), ffprobe(out, "a:0", "start_time")
+    assert abs((float(v["start_time"]) - float(a["start_time"])) - lag) <= 0.04
+    assert v["nb_read_frames"] == "900"  # no gap and no repeat where the first piece ends

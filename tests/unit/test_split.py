@@ -84,13 +84,15 @@ def test_a_run_goes_split_then_segments_then_join(tmp_path: Path) -> None:
             "status": "succeeded",
             "cuts": [10.0, 20.0, 30.0],
             "half_frame": 0.02,
-            "video_offset": 0.0,
+            "video_offset": 0.1,
         },
     )
     segments = step.next
     assert [s.id for s in segments] == [f"job1~s00{i}" for i in range(4)]
     assert all(s.lane is Lane.HEAVY and not is_split(s) for s in segments)
     assert segments[3].params["stage"]["end"] is None and segments[1].params["stage"]["start"] == 10
+    # The first piece starts where the video does; the others on their cut (a keyframe).
+    assert [s.params["stage"]["first_frame"] for s in segments] == [0.1, 10.0, 20.0, 30.0]
     assert run.progress(segments[0].id, 50, 2.0) == pytest.approx(11.9, abs=0.1)  # 50% of 95%/4
     assert run.speed() == 2.0
     for seg in segments[:3]:

@@ -82,7 +82,11 @@ def split_stage(spec: JobSpec) -> JobSpec:
     return _stage(spec, "split", {"name": SPLIT, "segment": spec.params["split"]["segment"]})
 
 
-def segment_stages(spec: JobSpec, cuts: list[float], half_frame: float) -> list[JobSpec]:
+def segment_stages(
+    spec: JobSpec, cuts: list[float], half_frame: float, video_offset: float = 0.0
+) -> list[JobSpec]:
+    """`video_offset`: where the video's first frame is, after the file start; the first
+    segment begins there, every other one on its cut (a keyframe, so a frame sits there)."""
     bounds: list[float | None] = [0.0, *cuts, None]
     count = len(bounds) - 1
     return [
@@ -96,6 +100,7 @@ def segment_stages(spec: JobSpec, cuts: list[float], half_frame: float) -> list[
                 "start": bounds[i],
                 "end": bounds[i + 1],
                 "half_frame": half_frame,
+                "first_frame": bounds[i] if i else video_offset,
             },
         )
         for i in range(count)
@@ -115,8 +120,10 @@ def piece_path(final: str, job_id: str, index: int) -> Path:
     return path.with_name(f"{TEMP_PREFIX}{parent_id(job_id)[:12]}-s{index:03d}{path.suffix}")
 
 
-def segment_lengths(cuts: list[float], duration: float) -> list[float]:
-    bounds = [0.0, *cuts, duration]
+def segment_lengths(cuts: list[float], duration: float, start: float = 0.0) -> list[float]:
+    """How long each piece is: the first from where the video starts (`start`, after the file
+    start), the others from cut to cut, the last to the end."""
+    bounds = [start, *cuts, duration]
     return [b - a for a, b in itertools.pairwise(bounds)]
 
 

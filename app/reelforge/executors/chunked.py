@@ -141,7 +141,9 @@ class ChunkedRun:
             return Step(next=self._hand_out([whole]))
         self._cuts = cuts
         self._offset = float(result.get("video_offset") or 0.0)
-        segments = segment_stages(self.spec, cuts, float(result.get("half_frame") or 0.0))
+        segments = segment_stages(
+            self.spec, cuts, float(result.get("half_frame") or 0.0), self._offset
+        )
         lengths = segment_lengths(cuts, self.spec.source_duration)
         whole = sum(lengths) or 1.0
         with self._lock:

@@ -64,17 +64,20 @@ def segment_args(
     start: float,
     end: float | None,
     half_frame: float,
+    first_frame: float,
     tonemap: bool,
 ) -> list[str]:
     """One segment of the ladder, video only (domain/split.py): the frames from the keyframe
     at `start` up to the one at `end`. The window opens and closes half a frame early, so a
-    frame on a cut belongs to exactly one segment however the times were rounded."""
+    frame on a cut belongs to exactly one segment however the times were rounded. ffmpeg counts
+    an input's -t from the first frame it keeps (`first_frame`: the cut, or where the video
+    starts for the first segment), not from the -ss point."""
     options: dict[str, Any] = {}
     read_from = start - half_frame if start > 0 else 0.0
     if read_from > 0:
         options["ss"] = f"{read_from:.6f}"
     if end is not None:
-        options["t"] = f"{end - half_frame - read_from:.6f}"
+        options["t"] = f"{end - half_frame - first_frame:.6f}"
     src = _input(spec, **options)
     return _ladder_args(spec, temps, src, tonemap=tonemap, threads=0, audio=False, piece=True)
 

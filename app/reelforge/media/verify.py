@@ -119,7 +119,7 @@ def verify_seams(
         with av.open(str(path)) as out, av.open(source) as src:
             ov, sv = out.streams.video[0], src.streams[video_index]
             frame = max(_frame_seconds(ov), _frame_seconds(sv))
-            out_len, src_len = _seconds(ov.duration, ov), _seconds(sv.duration, sv)
+            out_len, src_len = _video_length(out, ov), _video_length(src, sv)
             if out_len and src_len and abs(out_len - src_len) > frame + 0.002:
                 raise VerificationError(
                     f"{role} output video is {out_len:.3f} s, the source's {src_len:.3f} s"
@@ -148,6 +148,22 @@ def _frame_seconds(stream: Any) -> float:
 def _seconds(value: int | None, stream: Any) -> float:
     base = getattr(stream, "time_base", None)
     return float(value * base) if value is not None and base else 0.0
+
+
+def _video_length(container: Any, stream: Any) -> float:
+    """From the first frame's time to the end of the last frame, read from the packets (a
+    container's duration fields disagree on whether a late start counts)."""
+    base = stream.time_base
+    start = stream.start_time or 0
+    end = None
+    length = (container.duration or 0) / 1_000_000
+    container.seek(max(0, int((length - 3.0) / base)) + start, stream=stream, backward=True)
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            tail = packet.pts + (packet.duration or 0)
+            end = tail if end is None else max(end, tail)
+    container.seek(start, stream=stream, backward=True)
+    return float((end - start) * base) if end is not None else 0.0
 
 
 def _decode_around(container: Any, seam: float, frame: float) -> None:
