@@ -48,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -155,6 +156,37 @@ def median_call_ms(fn: Callable[[], object], runs: int = 15) -> float:
     return statistics.median(samples)
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process and every
+    live descendant: the ffmpeg children). Their difference between two calls is what the
+    other processes on the machine took meanwhile."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    # user nice system idle iowait irq softirq steal: busy is all but idle and iowait
+    busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)) / tick
+    parent_of: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        rest = stat[stat.rindex(")") + 2 :].split()
+        parent_of[int(entry.name)] = int(rest[1])
+        used[int(entry.name)] = (int(rest[11]) + int(rest[12])) / tick
+    me = os.getpid()
+    tree = 0.0
+    for pid in used:
+        p = pid
+        while p and p != me:
+            p = parent_of.get(p, 0)
+        if p == me:
+            tree += used[pid]
+    return busy, tree
+
+
 # -- the in-process children ----------------------------------------------------------------------
 
 
@@ -240,20 +272,189 @@ class Harness:
         self.core.close(interrupt=True)
 
 
+# -- diagnosis: what runs while the GUI thread is late ------------------------------------------
+
+
+def _task_stat(tid: int) -> tuple[str, int, int]:
+    """A thread's scheduler state (R running or runnable, S sleeping: a GIL wait is a futex
+    sleep), and its CPU and run-queue wait in ns (/proc/self/task/<tid>/{stat,schedstat})."""
+    try:
+        stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        state = stat[stat.rindex(")") + 2]
+        run_ns, wait_ns, _ = Path(f"/proc/self/task/{tid}/schedstat").read_text().split()
+        return state, int(run_ns), int(wait_ns)
+    except (OSError, ValueError):
+        return "?", 0, 0
+
+
+def _frame_label(frame: object) -> str:
+    code = frame.f_code  # type: ignore[attr-defined]
+    name = Path(code.co_filename)
+    short = name.name if "reelforge" not in name.parts else "/".join(name.parts[-2:])
+    return f"{short}:{code.co_name}:{frame.f_lineno}"  # type: ignore[attr-defined]
+
+
+def _stack(frame: object | None, depth: int = 14) -> tuple[str, ...]:
+    """Innermost first, `depth` frames at most."""
+    out: list[str] = []
+    while frame is not None and len(out) < depth:
+        out.append(_frame_label(frame))
+        frame = frame.f_back  # type: ignore[attr-defined]
+    return tuple(out)
+
+
+class StallWatchdog:
+    """A thread that looks at the GUI thread whenever its 5 ms probe is late by more than
+    `late_ms`, every ~2 ms while it stays late: the main thread's Python stack, its scheduler
+    state and run-queue wait (CPU starvation), and what every other thread is doing (its
+    innermost frame and state: one in R holding the GIL is why a sleeping main thread waits).
+
+    Sampling needs the GIL, so a main thread running Python is seen at its next switch
+    (sys.getswitchinterval(), 5 ms): samples are late, never wrong about who ran. This mode
+    perturbs the timing; its numbers are for attribution, not for the README."""
+
+    def __init__(self, state: dict[str, float], late_ms: float = 12.0) -> None:
+        import threading
+
+        self._state = state
+        self._late_s = (PROBE_INTERVAL_MS + late_ms) / 1000
+        self._main = threading.main_thread()
+        self._stop = threading.Event()
+        self.samples: dict[float, list[dict[str, object]]] = {}  # episode (tick) -> samples
+        # episode -> (ms the main thread ran on a CPU, ms it waited for one) over the episode;
+        # the rest of the stall it was asleep: on the GIL, a lock, or the event loop's poll
+        self.totals: dict[float, tuple[float, float]] = {}
+        self._thread = threading.Thread(target=self._run, name="stall-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import threading
+
+        main_tid = self._main.native_id or 0
+        names: dict[int | None, tuple[str, int]] = {}
+        base: tuple[float, int, int] = (0.0, 0, 0)  # (tick, CPU ns, run-queue wait ns)
+        sampled = 0.0
+        while not self._stop.wait(0.002):
+            last = self._state["last"]
+            now = time.perf_counter()
+            state, run_ns, wait_ns = _task_stat(main_tid)
+            if sampled and sampled != last:  # the late episode just ended: its totals
+                self.totals[sampled] = ((run_ns - base[1]) / 1e6, (wait_ns - base[2]) / 1e6)
+                sampled = 0.0
+            if not last or now - last < self._late_s:
+                base = (last, run_ns, wait_ns)
+                continue
+            if base[0] != last:  # late before the first look at this tick: no baseline
+                continue
+            sampled = last
+            frames = sys._current_frames()
+            for t in threading.enumerate():
+                names[t.ident] = (t.name, t.native_id or 0)
+            others = []
+            for ident, frame in frames.items():
+                if ident in (self._main.ident, threading.get_ident()):
+                    continue
+                name, tid = names.get(ident, ("?", 0))
+                ostate = _task_stat(tid)[0] if tid else "?"
+                others.append((name, ostate, _stack(frame, 3)))
+            self.samples.setdefault(last, []).append(
+                {
+                    "at_ms": (now - last) * 1000,
+                    "state": state,
+                    "main": _stack(frames.get(self._main.ident)),
+                    "others": others,
+                }
+            )
+
+
+def diagnosis_report(
+    watchdog: StallWatchdog, ticks: list[float], stalls: list[float], over_ms: float = 16.0
+) -> str:
+    """Aggregate the samples of the late ticks: which Python code the GUI thread was in (or
+    blocked under), and which other threads were running meanwhile."""
+    from collections import Counter
+
+    lines: list[str] = []
+    late = [(s, t) for t, s in zip(ticks, stalls, strict=True) if s > over_ms]
+    # the episode of a late tick is the tick before it (the watchdog keys samples on it)
+    episodes = {t: s for s, t in late}
+    lines.append(f"{len(late)} ticks over {over_ms:.0f} ms; samples in those episodes:")
+    by_inner: Counter[str] = Counter()
+    by_app: Counter[str] = Counter()
+    by_state: Counter[str] = Counter()
+    running_others: Counter[str] = Counter()
+    whole: Counter[tuple[str, ...]] = Counter()
+    detail = []
+    total_cpu = total_rq = total_late = 0.0
+    for t, stall in sorted(episodes.items(), key=lambda kv: -kv[1]):
+        samples = watchdog.samples.get(t, [])
+        on_cpu, rq = watchdog.totals.get(t, (float("nan"), float("nan")))
+        total_cpu += 0.0 if on_cpu != on_cpu else on_cpu
+        total_rq += 0.0 if rq != rq else rq
+        total_late += stall + PROBE_INTERVAL_MS
+        kinds: Counter[str] = Counter()
+        for s in samples:
+            main: tuple[str, ...] = s["main"]  # type: ignore[assignment]
+            by_inner[main[0] if main else "?"] += 1
+            app = next((f for f in main if "reelforge/" in f or "bench_ui" in f), "?")
+            by_app[app] += 1
+            by_state[str(s["state"])] += 1
+            whole[main[:8]] += 1
+            kinds[f"{s['state']} {main[0] if main else '?'}"] += 1
+            for name, ostate, stack in s["others"]:  # type: ignore[attr-defined]
+                if ostate == "R":
+                    running_others[f"{name} in {stack[0] if stack else '?'}"] += 1
+        detail.append(
+            f"  {stall:6.1f} ms late, {len(samples):2d} samples, main on CPU {on_cpu:5.1f} ms, "
+            f"waiting for a CPU {rq:5.1f} ms: "
+            + "; ".join(f"{k} ×{n}" for k, n in kinds.most_common(3))
+        )
+
+    def top(title: str, counter: Counter[str], n: int = 12) -> None:
+        lines.append(title)
+        lines.extend(f"  {c:5d}  {k}" for k, c in counter.most_common(n))
+
+    lines.append(
+        f"over those ticks' {total_late:.0f} ms the main thread ran {total_cpu:.0f} ms on a "
+        f"CPU, waited {total_rq:.0f} ms for one, and slept the rest (GIL, locks, poll)"
+    )
+    top("main thread state (R = running or waiting for a CPU, S = asleep, e.g. on the GIL):",
+        by_state)  # fmt: skip
+    top("main thread, innermost frame:", by_inner)
+    top("main thread, innermost Reelforge (or bench) frame:", by_app)
+    top("other threads in state R at the same samples:", running_others)
+    lines.append("main thread, most common stacks (innermost first):")
+    for stack, c in whole.most_common(6):
+        lines.append(f"  {c:5d}  " + "\n         <- ".join(stack))
+    lines.append("episodes, longest first:")
+    lines.extend(detail[:30])
+    return "\n".join(lines)
+
+
 def probe_stalls(
-    h: Harness, seconds: float, running: Callable[[], int]
-) -> tuple[list[float], dict[str, float]]:
+    h: Harness, seconds: float, running: Callable[[], int], *, diagnose: float | None = None
+) -> tuple[list[float], dict[str, Any]]:
     """A PreciseTimer every 5 ms on the GUI thread for `seconds`: each tick's lateness in ms.
-    Every 100 ticks also samples the RSS and running() (cheap: no walk over the model)."""
+    Every 100 ticks also samples the RSS and running() (cheap: no walk over the model).
+    `diagnose` (ms): a StallWatchdog samples the ticks later than that; its report is in
+    state["report"]."""
     from PySide6.QtCore import Qt, QTimer
 
     stalls: list[float] = []
-    state = {"last": 0.0, "ticks": 0, "min_running": 1e9, "rss_peak_mb": 0.0}
+    ticks: list[float] = []  # the tick each stall is measured from
+    state: dict[str, Any] = {"last": 0.0, "ticks": 0, "min_running": 1e9, "rss_peak_mb": 0.0}
 
     def tick() -> None:
         now = time.perf_counter()
         if state["last"]:
             stalls.append(max(0.0, (now - state["last"]) * 1000 - PROBE_INTERVAL_MS))
+            ticks.append(state["last"])
         state["last"] = now
         state["ticks"] += 1
         if state["ticks"] % 100 == 0:
@@ -274,10 +475,16 @@ def probe_stalls(
     timer.setInterval(PROBE_INTERVAL_MS)
     timer.timeout.connect(tick)
     gc.callbacks.append(on_gc)
+    watchdog = StallWatchdog(state, diagnose) if diagnose else None
+    if watchdog is not None:
+        watchdog.start()
     timer.start()
     h.wait(lambda: False, seconds, interval_ms=250)
     timer.stop()
     gc.callbacks.remove(on_gc)
+    if watchdog is not None:
+        watchdog.stop()
+        state["report"] = diagnosis_report(watchdog, ticks, stalls, diagnose or 16.0)
     state["gc_count"] = len(gc_pauses)
     state["gc_max_ms"] = max(gc_pauses, default=0.0)
     state["gc_total_ms"] = sum(gc_pauses)
@@ -294,7 +501,9 @@ def child_drop(files_dir: Path, files: int) -> dict[str, object]:
     return out
 
 
-def child_busy(files_dir: Path, files: int, heavy: list[Path], seconds: float) -> dict[str, object]:
+def child_busy(
+    files_dir: Path, files: int, heavy: list[Path], seconds: float, diagnose: float | None = None
+) -> dict[str, object]:
     from reelforge.domain.jobs import Lane
 
     h = Harness(
@@ -312,7 +521,10 @@ def child_busy(files_dir: Path, files: int, heavy: list[Path], seconds: float) -
         return sum(1 for j in ids if (job := model.job(j)) and job.kind == "encode")
 
     # The same probe on the empty window first: what this machine's load alone costs.
+    base_cpu = cpu_seconds()
+    base_t0 = time.monotonic()
     baseline, _ = probe_stalls(h, min(seconds, 5.0), lambda: 0)
+    base_cpu_end, base_wall = cpu_seconds(), time.monotonic() - base_t0
     h.window.enqueue_paths([str(p) for p in heavy])
     if not h.wait(lambda: encodes_running() == 2, 120):
         raise RuntimeError("the two encodes never ran together")
@@ -322,7 +534,9 @@ def child_busy(files_dir: Path, files: int, heavy: list[Path], seconds: float) -
     h.wait(lambda: False, 1.0)  # a second for the drop's aftermath (expanding, first paints)
 
     running_before = encodes_running()
-    stalls, extra = probe_stalls(h, seconds, lambda: len(executor.running_ids()))
+    cpu0, t0 = cpu_seconds(), time.monotonic()
+    stalls, extra = probe_stalls(h, seconds, lambda: len(executor.running_ids()), diagnose=diagnose)
+    cpu1, wall = cpu_seconds(), time.monotonic() - t0
     running_after = encodes_running()
     rss = rss_mb()
     # Where GUI-thread time goes with this queue: the periodic work, one call at a time.
@@ -354,6 +568,12 @@ def child_busy(files_dir: Path, files: int, heavy: list[Path], seconds: float) -
         "gc_max_ms": extra["gc_max_ms"],
         "gc_total_ms": extra["gc_total_ms"],
         "costs": costs,
+        # Other processes' CPU in cores (average): what the machine took from the probe.
+        "others_cores": ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / wall,
+        "own_cores": (cpu1[1] - cpu0[1]) / wall,
+        "baseline_others_cores": ((base_cpu_end[0] - base_cpu[0]) - (base_cpu_end[1] - base_cpu[1]))
+        / base_wall,
+        "report": extra.get("report", ""),
     }
     h.close()
     return out
@@ -461,6 +681,7 @@ def run_child(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, float
     }
     argv = [sys.executable, __file__, "--child", kind, "--files", str(args.files)]
     argv += ["--seconds", str(args.seconds)]
+    argv += ["--diagnose", str(args.diagnose)] if args.diagnose else []
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RFBENCH ")]
     if proc.returncode or not lines:
@@ -480,6 +701,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the stall probe")
     parser.add_argument("--files", type=int, default=10_000, help="files dropped / queued")
     parser.add_argument("--runs", type=int, default=3, help="drop and launch repetitions")
+    parser.add_argument(
+        "--diagnose",
+        type=float,
+        nargs="?",
+        const=12.0,
+        metavar="LATE_MS",
+        help="only the busy queue, with a watchdog that samples the GUI thread's stack while "
+        "the probe is more than LATE_MS (12) late; prints where those stalls come from "
+        "(timings perturbed)",
+    )
     parser.add_argument("--child", choices=("drop", "busy"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -488,8 +719,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.child == "drop":
             result = child_drop(files_dir, args.files)
         else:
-            result = child_busy(files_dir, args.files, heavy, args.seconds)
+            result = child_busy(files_dir, args.files, heavy, args.seconds, args.diagnose)
         print("RFBENCH " + json.dumps(result), flush=True)
+        return 0
+    if args.diagnose:
+        print(f"1-min load before: {load_1min()}; busy queue under the watchdog…", flush=True)
+        with tempfile.TemporaryDirectory(prefix="reelforge-bench-ui-") as tmp_name:
+            busy = run_child("busy", args, Path(tmp_name))
+        print(busy["report"])
+        print(
+            f"stall p99 {busy['stall_p99_ms']:.1f} ms, max {busy['stall_max_ms']:.1f} ms, "
+            f"{busy['stalls_over_16ms']:.0f} of {busy['ticks']:.0f} ticks over 16 ms "
+            f"(watchdog on); others' CPU {busy['others_cores']:.2f} cores, "
+            f"this app's tree {busy['own_cores']:.2f}; 1-min load after: {load_1min()}"
+        )
         return 0
 
     print(f"1-min load before: {load_1min()} on {os.cpu_count()} CPUs", flush=True)
@@ -531,7 +774,15 @@ def main(argv: list[str] | None = None) -> int:
             busy["baseline_p99_ms"],
             None,
             f"same probe before queuing anything: the machine's share; max "
-            f"{busy['baseline_max_ms']:.1f} ms",
+            f"{busy['baseline_max_ms']:.1f} ms; others' CPU "
+            f"{busy['baseline_others_cores']:.2f} cores",
+        ),
+        (
+            "busy: others' CPU (cores)",
+            busy["others_cores"],
+            None,
+            f"other processes during the probe; this app and its ffmpeg "
+            f"{busy['own_cores']:.2f} cores",
         ),
         ("busy: drop returns (ms)", busy["drop_returned_ms"], None, f"{n} files, 2 encodes on"),
         ("busy: drop rows committed (ms)", busy["drop_committed_ms"], None, "enqueued signal"),
