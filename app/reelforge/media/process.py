@@ -264,6 +264,40 @@ def _check_executable(program: str) -> None:
         raise FFmpegLaunchError(f"ffmpeg at {program} is not executable")
 
 
+# --- child priority ------------------------------------------------------------------------
+
+# How many nice steps below our own priority ffmpeg runs; 0 = the same. The desktop app sets
+# 10 (HandBrake's "below normal"): two x264 encodes keep both cores of a small machine busy,
+# and at the same priority the GUI thread waited ~20 ms for a CPU each time its timers woke
+# it (measured with bench_ui --diagnose). A lower priority costs an encode nothing when the
+# machine is otherwise idle; the CLI and cluster workers keep 0 (nothing there is interactive).
+_child_nice = 0
+
+
+def set_child_priority(nice_steps: int) -> None:
+    """ffmpeg started from now on runs `nice_steps` (0-19) below this process's priority."""
+    global _child_nice
+    _child_nice = max(0, min(19, nice_steps))
+
+
+def child_priority() -> int:
+    return _child_nice
+
+
+def _lower_priority(pid: int) -> None:
+    """Right after the spawn, before ffmpeg starts its threads (they inherit it): the pid is
+    still setpriv or the checking /bin/sh, a single thread that execs ffmpeg with it (without
+    setpriv, ffmpeg just exec'd, still reading its arguments). On Linux
+    setpriority(PRIO_PROCESS) sets one thread's nice, here the only one."""
+    if not _child_nice:
+        return
+    try:
+        own = os.getpriority(os.PRIO_PROCESS, 0)  # this thread's, which the child inherited
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, own + _child_nice))
+    except OSError as err:  # already exited, or a platform that refuses: run it as it is
+        log.debug("could not lower the priority of pid %s: %s", pid, err)
+
+
 def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
     kwargs: dict = {}
     prefix = _death_signal_prefix()
@@ -275,6 +309,8 @@ def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
         kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(
             subprocess, "CREATE_NO_WINDOW", 0
         )
+        if _child_nice:  # Windows has priority classes, not nice steps
+            kwargs["creationflags"] |= getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
     if prefix:  # setpriv would report these as its own exit code 127: say them the same way
         _check_executable(argv[0])
     try:
@@ -293,7 +329,9 @@ def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise FFmpegLaunchError(f"ffmpeg at {argv[0]} cannot start: {reason}") from exc
-    if not _POSIX:
+    if _POSIX:
+        _lower_priority(proc.pid)
+    else:
         _windows_job_hook(proc)
     return proc
 
