@@ -21,6 +21,8 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from checkers import cli_argv, cli_env
+
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
 
@@ -271,3 +273,14 @@ def ffmpeg_writing_to(folder: Path, suffix: str = "") -> list[tuple[int, int]]:
         ):
             found.append((int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])))
     return found
+
+
+def cli_process(source: Path, out: Path, home: Path, url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cli_argv("process", source, "-p", "web", "-o", out, "--json", "--broker", url),
+        env=cli_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )

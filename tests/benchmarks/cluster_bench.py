@@ -244,6 +244,16 @@ def render(res: dict[str, Any]) -> str:
     )
 
 
+def write_readme_block(start: str, end: str, block: str) -> None:
+    """Replace what the README holds between the two markers (left alone if either is gone)."""
+    text = README.read_text(encoding="utf-8")
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        README.write_text(f"{before}{start}\n{block}{end}{after}", encoding="utf-8")
+        print(f"README.md updated between {start} and {end}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small inputs, README untouched")
@@ -279,12 +289,7 @@ def main() -> int:
     block = render(res)
     print("\n" + block)
     if not (args.quick or args.no_readme):
-        text = README.read_text(encoding="utf-8")
-        if START in text and END in text:
-            before, rest = text.split(START, 1)
-            after = rest.split(END, 1)[1]
-            README.write_text(f"{before}{START}\n{block}{END}{after}", encoding="utf-8")
-            print(f"README.md updated between {START} and {END}")
+        write_readme_block(START, END, block)
     return 0
 
 

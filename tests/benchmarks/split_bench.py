@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cluster_bench import FFMPEG, REELFORGE, Cluster
+from cluster_bench import FFMPEG, REELFORGE, Cluster, write_readme_block
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench-out" / "split"
-README = ROOT / "README.md"
 START, END = "<!-- split-bench:start -->", "<!-- split-bench:end -->"
 
 
@@ -195,12 +194,7 @@ def main() -> int:
     block = render(res)
     print("\n" + block)
     if not args.no_readme:
-        text = README.read_text(encoding="utf-8")
-        if START in text and END in text:
-            before, rest = text.split(START, 1)
-            after = rest.split(END, 1)[1]
-            README.write_text(f"{before}{START}\n{block}{END}{after}", encoding="utf-8")
-            print(f"README.md updated between {START} and {END}")
+        write_readme_block(START, END, block)
     return 0
 
 

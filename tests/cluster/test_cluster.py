@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from checkers import assert_no_temp_files, cli_argv, cli_env, run_cli
-from clusterkit import RedisServer, StartWorker, ffmpeg_writing_to, wait_for
+from clusterkit import RedisServer, StartWorker, cli_process, ffmpeg_writing_to, wait_for
 from mediagen import make_clip
 from reelforge.cluster import keys
 from reelforge.cluster.celery_app import TASK_NAME, make_celery
@@ -214,17 +214,6 @@ def test_path_map_translates_sources_and_outputs(
 
 
 # --- cancel and a lost worker, through the real CLI ------------------------------------------
-
-
-def cli_process(source: Path, out: Path, home: Path, url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        cli_argv("process", source, "-p", "web", "-o", out, "--json", "--broker", url),
-        env=cli_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 @linux_only

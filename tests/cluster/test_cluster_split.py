@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from checkers import assert_no_temp_files, cli_argv, cli_env, ffprobe, run_cli
-from clusterkit import RedisServer, StartWorker, ffmpeg_writing_to, wait_for
+from checkers import assert_no_temp_files, ffprobe, run_cli
+from clusterkit import RedisServer, StartWorker, cli_process, ffmpeg_writing_to, wait_for
 from mediagen import make_clip
 from reelforge.config import Paths, Settings, save_settings
 
@@ -82,11 +82,7 @@ def test_sigkill_of_a_worker_mid_segment_resends_that_segment_and_the_job_succee
     home, out = tmp_path / "home", tmp_path / "out"
     save_settings(Paths(home).settings, Settings(split_after=20.0, segment_seconds=10.0))
     workers = {w.proc.pid: w for w in (start_worker("wS1"), start_worker("wS2"))}
-    proc = subprocess.Popen(
-        cli_argv("process", source, "-p", "web", "-o", out, "--json", "--broker", redis_server.url),
-        env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    proc = cli_process(source, out, home, redis_server.url)
     try:
         both = wait_for(
             lambda: len({pp for _, pp in ffmpeg_writing_to(out, ".mp4")}) == 2 or None,

@@ -195,16 +195,9 @@ class SettingsDialog(QDialog):
         self.light_spin.setToolTip("Probes, thumbnails, audio extracts and previews in parallel")
         self.heavy_spin = self._spin(1, 16)
         self.heavy_spin.setToolTip("Video encodes and remuxes in parallel (each uses all cores)")
-        conc = QWidget()
-        conc_row = QHBoxLayout(conc)
-        conc_row.setContentsMargins(0, 0, 0, 0)
-        conc_row.addWidget(QLabel("Light"))
-        conc_row.addWidget(self.light_spin)
-        conc_row.addSpacing(16)
-        conc_row.addWidget(QLabel("Heavy"))
-        conc_row.addWidget(self.heavy_spin)
-        conc_row.addStretch(1)
-        proc_form.addRow("Jobs at once:", conc)
+        proc_form.addRow(
+            "Jobs at once:", self._pair("Light", self.light_spin, "Heavy", self.heavy_spin)
+        )
 
         self.ffmpeg_edit = QLineEdit()
         self.ffmpeg_edit.setPlaceholderText("Automatic")
@@ -235,16 +228,10 @@ class SettingsDialog(QDialog):
         self.segment_spin.setSuffix(" s")
         self.segment_spin.setSingleStep(30)
         self.segment_spin.setToolTip("About how long each piece is")
-        split = QWidget()
-        split_row = QHBoxLayout(split)
-        split_row.setContentsMargins(0, 0, 0, 0)
-        split_row.addWidget(QLabel("longer than"))
-        split_row.addWidget(self.split_spin)
-        split_row.addSpacing(16)
-        split_row.addWidget(QLabel("in pieces of"))
-        split_row.addWidget(self.segment_spin)
-        split_row.addStretch(1)
-        proc_form.addRow("Split encodes:", split)
+        proc_form.addRow(
+            "Split encodes:",
+            self._pair("longer than", self.split_spin, "in pieces of", self.segment_spin),
+        )
 
         # Cluster mode: the executor is chosen once, at start-up (bootstrap.build()).
         self.run_on_combo = QComboBox()
@@ -340,16 +327,7 @@ class SettingsDialog(QDialog):
         self.log_spin = self._spin(0, 3650)
         self.log_spin.setSpecialValueText("Keep forever")
         self.log_spin.setSuffix(" days")
-        keep = QWidget()
-        keep_row = QHBoxLayout(keep)
-        keep_row.setContentsMargins(0, 0, 0, 0)
-        keep_row.addWidget(QLabel("History"))
-        keep_row.addWidget(self.history_spin)
-        keep_row.addSpacing(16)
-        keep_row.addWidget(QLabel("Job logs"))
-        keep_row.addWidget(self.log_spin)
-        keep_row.addStretch(1)
-        form.addRow("Keep:", keep)
+        form.addRow("Keep:", self._pair("History", self.history_spin, "Job logs", self.log_spin))
         return box
 
     def _add_watch(self) -> None:
@@ -393,6 +371,20 @@ class SettingsDialog(QDialog):
         spin.setRange(low, high)
         spin.setMinimumWidth(72)
         return spin
+
+    @staticmethod
+    def _pair(label_a: str, field_a: QWidget, label_b: str, field_b: QWidget) -> QWidget:
+        """One form row holding two labelled fields side by side."""
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel(label_a))
+        lay.addWidget(field_a)
+        lay.addSpacing(16)
+        lay.addWidget(QLabel(label_b))
+        lay.addWidget(field_b)
+        lay.addStretch(1)
+        return row
 
     @staticmethod
     def _with_button(edit: QLineEdit, button: QPushButton) -> QWidget:
