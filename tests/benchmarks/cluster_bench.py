@@ -3,11 +3,14 @@ processes of this machine, side by side in one run, plus the broker's round trip
 
     .venv/bin/python tests/benchmarks/cluster_bench.py [--quick] [--repeats N] [--no-readme]
 
-Both sides get two encode slots: the local pool runs `--jobs 2` (2 heavy threads, plus its 2
-light ones); the cluster runs two `reelforge worker --concurrency 1` processes serving both
-queues, on a redis-server started here on a free loopback port. Every run has a fresh data
-folder and output folder, and the contenders alternate order across repeats; medians are
-reported. Needs `redis-server` on PATH. Writes bench-out/cluster/results.json and, unless
+Both sides get the same slots: the local pool runs `--jobs 2` (2 heavy threads, plus its 2
+light ones); the cluster runs two `reelforge worker` processes that mirror those lanes, one
+`--queues heavy --concurrency 2` and one `--queues light --concurrency 2`, on a redis-server
+started here on a free loopback port. (Until 2026-11-23 the cluster side was two workers of one
+slot each serving both queues: 2 slots against the local pool's 4, so a poster waited behind
+an encode there and not here; that measured the setup, not the cluster path.) Every run has a
+fresh data folder and output folder, and the contenders alternate order across repeats; medians
+are reported. Needs `redis-server` on PATH. Writes bench-out/cluster/results.json and, unless
 --no-readme or --quick, the README block between `<!-- cluster-bench:start -->` and
 `<!-- cluster-bench:end -->`.
 """
@@ -98,7 +101,8 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
 class Cluster:
     """redis-server and two workers, started once and kept warm, as a real cluster would be."""
 
-    def __init__(self, workers: int, concurrency: int) -> None:
+    def __init__(self, workers: list[tuple[str, int]]) -> None:
+        """`workers`: (queues, concurrency) of each worker process to start."""
         server = shutil.which("redis-server")
         if not server:
             raise SystemExit("redis-server is not installed (Debian: apt-get install redis-server)")
@@ -123,7 +127,7 @@ class Cluster:
         ]
         self.client = redis.Redis(port=self.port)
         wait_for(self._ping, 10, "redis-server")
-        for i in range(workers):
+        for i, (queues, concurrency) in enumerate(workers):
             home = OUT / "workers" / f"w{i}"
             shutil.rmtree(home, ignore_errors=True)
             home.mkdir(parents=True)
@@ -141,7 +145,7 @@ class Cluster:
                         "--name",
                         f"bench{i}",
                         "--queues",
-                        "light,heavy",
+                        queues,
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -173,6 +177,9 @@ class Cluster:
                 proc.wait(15)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+LANES = [("heavy", 2), ("light", 2)]  # the local pool's lanes under `--jobs 2`
 
 
 def run_batch(name: str, n: int, sources: list[Path], preset: str, broker: str | None) -> float:
@@ -228,7 +235,8 @@ def render(res: dict[str, Any]) -> str:
             f"beside it), {res['repeats']} alternating repeats (medians), by "
             "`.venv/bin/python tests/benchmarks/cluster_bench.py`:",
             "",
-            "| batch | local pool (`--jobs 2`) | 2 workers x 1 slot, same machine "
+            "| batch | local pool (`--jobs 2`: 2 heavy + 2 light) "
+            "| 2 workers, same machine (heavy x 2, light x 2) "
             "| cluster / local |",
             "|---|---|---|---|",
             f"| web: {res['web_desc']} | {web['local']:.1f} s | {web['cluster']:.1f} s "
@@ -268,7 +276,7 @@ def main() -> int:
     tiny = [
         clip(MEDIA / "tiny" / f"t{i:03d}.mp4", "320x240", 1, 200 + 7 * i) for i in range(tiny_n)
     ]
-    cluster = Cluster(workers=2, concurrency=1)
+    cluster = Cluster(LANES)
     try:
         res: dict[str, Any] = {
             "date": time.strftime("%Y-%m-%d", time.gmtime()),

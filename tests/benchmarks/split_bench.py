@@ -172,7 +172,7 @@ def main() -> int:
     res["one_pass"] = describe(
         "one pass", encode("one-pass", source, split=0, heavy=1, broker=None), source, vmaf
     )
-    cluster = Cluster(workers=2, concurrency=1)
+    cluster = Cluster([("light,heavy", 1), ("light,heavy", 1)])  # one piece each
     try:
         res["cluster"] = describe(
             "split, 2 workers",
