@@ -210,7 +210,7 @@ def _piece_targets(spec: JobSpec, stage: dict[str, Any]) -> tuple[OutputTarget, 
     return tuple(
         OutputTarget(
             t.role,
-            str(piece_path(t.path, spec.id, stage["index"])),
+            str(piece_path(t.path, spec.id, stage["index"], t.role)),
             "video",
             t.width,
             t.height,
@@ -223,7 +223,9 @@ def _piece_targets(spec: JobSpec, stage: dict[str, Any]) -> tuple[OutputTarget, 
 
 def _pieces(spec: JobSpec, stage: dict[str, Any]) -> dict[str, list[Path]]:
     count = len(stage["cuts"]) + 1
-    return {t.role: [piece_path(t.path, spec.id, i) for i in range(count)] for t in spec.outputs}
+    return {
+        t.role: [piece_path(t.path, spec.id, i, t.role) for i in range(count)] for t in spec.outputs
+    }
 
 
 def _write_piece_lists(spec: JobSpec, stage: dict[str, Any], attempt: str) -> dict[str, Path]:

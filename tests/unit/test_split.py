@@ -64,10 +64,15 @@ def test_choose_cuts_deduplicates_long_gops_and_avoids_the_ends() -> None:
 
 
 def test_pieces_are_hidden_temp_files_next_to_the_output_named_by_job_and_segment() -> None:
-    piece = piece_path("/out/clip/clip.720p.mp4", "abcdef0123456789~s002", 2)
+    piece = piece_path("/out/clip/clip.720p.mp4", "abcdef0123456789~s002", 2, "720p")
     assert piece.parent == Path("/out/clip") and piece.suffix == ".mp4"
     assert is_temp_name(piece.name) and "abcdef012345" in piece.name and "s002" in piece.name
-    assert piece == piece_path("/out/clip/clip.720p.mp4", "abcdef0123456789~join", 2)
+    assert piece == piece_path("/out/clip/clip.720p.mp4", "abcdef0123456789~join", 2, "720p")
+    # The rungs of one segment sit in one folder: each has its own piece (a shared name once
+    # made every rung's piece the last rung written, found by the 1080p split benchmark).
+    rungs = {piece_path(f"/out/clip/clip.{r}.mp4", "abcdef0123456789", 2, r) for r in
+             ("1080p", "720p", "480p")}  # fmt: skip
+    assert len(rungs) == 3
 
 
 def test_segment_lengths_add_up() -> None:

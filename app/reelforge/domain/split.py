@@ -112,12 +112,17 @@ def join_stage(spec: JobSpec, cuts: list[float], offset: float) -> JobSpec:
     return _stage(spec, "join", {"name": JOIN, "cuts": list(cuts), "video_offset": offset})
 
 
-def piece_path(final: str, job_id: str, index: int) -> Path:
-    """A segment's encoded piece, hidden next to its final output (a temp name: swept if lost).
-
-    Named by job and segment, not by attempt: a repeated segment replaces its own piece."""
+def piece_path(final: str, job_id: str, index: int, role: str) -> Path:
+    """A segment's encoded piece of one rung, hidden next to its final output (a temp name:
+    swept if lost). Named by job, segment and rung, not by attempt: a repeated segment
+    replaces its own pieces, and the rungs of one segment never share a name."""
     path = Path(final)
-    return path.with_name(f"{TEMP_PREFIX}{parent_id(job_id)[:12]}-s{index:03d}{path.suffix}")
+    job = parent_id(job_id)[:12]
+    return path.with_name(f"{TEMP_PREFIX}{job}-s{index:03d}-{safe_role(role)}{path.suffix}")
+
+
+def safe_role(role: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in role)[:32]
 
 
 def segment_lengths(cuts: list[float], duration: float, start: float = 0.0) -> list[float]:

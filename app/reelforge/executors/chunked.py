@@ -125,7 +125,7 @@ class ChunkedRun:
             return
         for target in self.spec.outputs:
             for i in range(len(self._cuts) + 1):
-                piece_path(target.path, self.spec.id, i).unlink(missing_ok=True)
+                piece_path(target.path, self.spec.id, i, target.role).unlink(missing_ok=True)
 
     # -- internals ---------------------------------------------------------------------------
     def _after_split(self, result: dict[str, Any]) -> Step:

@@ -432,7 +432,7 @@ def _remove_attempt_temps(spec: JobSpec) -> int:
     removed = 0
     stage = stage_of(spec)
     if stage is not None and stage["name"] == SEGMENT:  # a segment writes its pieces
-        finals = [piece_path(t.path, spec.id, stage["index"]) for t in spec.outputs]
+        finals = [piece_path(t.path, spec.id, stage["index"], t.role) for t in spec.outputs]
     else:
         finals = [Path(t.path) for t in spec.outputs]
     for final in finals:
