@@ -332,3 +332,20 @@ def pump(
             return True
         time.sleep(0.005)
     return until()
+
+
+def ffmpeg_children(ppid: int) -> list[int]:
+    """Pids of ffmpeg processes whose parent is ppid."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rpartition(")")[2].split()
+        if int(fields[1]) == ppid and comm.startswith("ffmpeg"):
+            found.append(int(entry.name))
+    return found

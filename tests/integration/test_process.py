@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from checkers import ffmpeg_children
 from mediagen import FFMPEG
 from reelforge.media import binaries
 from reelforge.media.binaries import (
@@ -64,23 +65,6 @@ def proc_state(pid: int) -> str | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return text.rpartition(")")[2].split()[0]
-
-
-def ffmpeg_children(ppid: int) -> list[int]:
-    """Pids of ffmpeg processes whose parent is ppid."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text.rpartition(")")[2].split()
-        if int(fields[1]) == ppid and comm.startswith("ffmpeg"):
-            found.append(int(entry.name))
-    return found
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from checkers import ffmpeg_children
 from mediagen import FFMPEG
 from reelforge.bootstrap import build
 from reelforge.media import process
@@ -40,17 +41,8 @@ def nice_of(pid: int, tid: int | None = None) -> int:
 
 
 def ffmpeg_child() -> int | None:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = text[text.index("(") + 1 : text.rindex(")")]
-        if comm.startswith("ffmpeg") and int(text.rpartition(")")[2].split()[1]) == os.getpid():
-            return int(entry.name)
-    return None
+    children = ffmpeg_children(os.getpid())
+    return children[0] if children else None
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
