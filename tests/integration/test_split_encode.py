@@ -3,21 +3,28 @@
 A 36 s clip with a keyframe every second, split every 10 s across two heavy slots, is checked
 against the same preset encoded in one pass: frame count, duration, audio/video sync, content
 at the seams (PSNR against the source, with ffmpeg as an independent checker), and nothing
-left behind but the outputs.
+left behind but the outputs. A 720p clip, whose web ladder has two rungs, checks that every
+rung of a split encode comes out whole and at its own size.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from checkers import run_cli
+from checkers import assert_no_temp_files, run_cli
 from mediagen import make_clip
+from reelforge.assets import resource
 from reelforge.config import Paths, Settings, save_settings
+from reelforge.domain.jobs import JobKind
+from reelforge.domain.plan import plan_jobs
+from reelforge.domain.presets import load_builtin_presets
+from reelforge.media.probe import probe
 
 pytestmark = pytest.mark.usefixtures("reelforge_home")
 
@@ -26,6 +33,13 @@ pytestmark = pytest.mark.usefixtures("reelforge_home")
 def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("long")
     return make_clip(folder / "long.mp4", size="320x180", seconds=36.0, rate=25)
+
+
+@pytest.fixture(scope="module")
+def hd_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 s of 1280x720 with a keyframe every 2 s: the web ladder plans 720p and 480p for it."""
+    folder = tmp_path_factory.mktemp("hd")
+    return make_clip(folder / "hd.mp4", size="1280x720", seconds=24.0, rate=25, extra=("-g", "50"))
 
 
 def configure(home: Path, **changes: Any) -> None:
@@ -150,3 +164,61 @@ def test_a_source_whose_video_starts_late_keeps_its_sync_when_split(
     v, a = ffprobe(out, "v:0", "start_time,nb_read_frames"), ffprobe(out, "a:0", "start_time")
     assert abs((float(v["start_time"]) - float(a["start_time"])) - lag) <= 0.04
     assert v["nb_read_frames"] == "900"  # no gap and no repeat where the first piece ends
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """The video's keyframe times by Debian's ffprobe (packet flags: nothing decoded)."""
+    text = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [float(t) for t, flags in (line.split(",", 1) for line in text.split()) if "K" in flags]
+
+
+def test_every_rung_of_a_split_multi_rung_ladder_comes_out_whole_at_its_own_size(
+    hd_clip: Path, reelforge_home: Path, tmp_path: Path
+) -> None:
+    # The one-rung tests above never saw the rungs of one segment share a piece name (663cbc6):
+    # then the last rung written overwrote the other's piece ("720p output is 854x480").
+    out = tmp_path / "out"
+    web = load_builtin_presets(resource("presets"))["web"]
+    [planned] = [
+        j.spec for j in plan_jobs(probe(hd_clip), web, out) if j.spec.kind is JobKind.ENCODE
+    ]
+    rungs = {t.role: t for t in planned.outputs}
+    assert sorted(rungs) == ["480p", "720p"]  # 1080p is above the source: not planned
+    assert len({(t.width, t.height) for t in rungs.values()}) == 2
+
+    configure(reelforge_home)  # two heavy slots, split past 20 s, pieces of about 10 s
+    split, run = encode(hd_clip, out)
+    assert split["status"] == "succeeded", split
+    assert sorted(p for p in split["outputs"] if p.endswith(".mp4")) == sorted(
+        t.path for t in rungs.values()
+    )
+
+    src_v = ffprobe(hd_clip, "v:0", "nb_read_frames,duration,start_time")
+    src_a = ffprobe(hd_clip, "a:0", "start_time,duration")
+    assert src_v["nb_read_frames"] == "600"
+    for role, target in rungs.items():
+        path = Path(target.path)
+        assert path.is_file(), f"{role}: no output at {path}"
+        v = ffprobe(path, "v:0", "width,height,nb_read_frames,duration,start_time")
+        assert (int(v["width"]), int(v["height"])) == (target.width, target.height), role
+        assert v["nb_read_frames"] == src_v["nb_read_frames"], role  # no frame lost or doubled
+        assert abs(float(v["duration"]) - float(src_v["duration"])) <= 0.04, (role, v)
+        assert abs(float(v["start_time"]) - float(src_v["start_time"])) <= 0.04, (role, v)
+        a = ffprobe(path, "a:0", "start_time,duration")
+        assert abs(float(a["start_time"]) - float(src_a["start_time"])) <= 0.04, (role, a)
+        assert abs(float(a["duration"]) - float(src_a["duration"])) <= 0.04, (role, a)
+
+    # The job really ran in segments, cut on a keyframe of the source, and left no piece.
+    log = (Paths(reelforge_home).job_logs / f"{split['job']}.log").read_text()
+    found = re.search(r"split at keyframes (\S+) into 2 segments", log)
+    assert found, log
+    assert any(abs(k - float(found[1])) < 0.001 for k in keyframe_times(hd_clip)), found[1]
+    assert "----- [1/2] -----" in log and "----- [2/2] -----" in log, log
+    assert "----- [join] -----" in log, log
+    assert_no_temp_files(out)
+    left = sorted(p.name for p in out.rglob("*") if p.is_file())
+    assert left == sorted(Path(o).name for j in run.jobs for o in j["outputs"])
