@@ -1108,11 +1108,11 @@ def suite_thumbs(ctx: Ctx) -> SuiteResult:
         "tile spacing) before the time, it takes that keyframe (`-noaccurate_seek -skip_frame "
         "nokey`, nothing else decoded, like ffmpegthumbnailer), otherwise it decodes up to the "
         "exact time; the poster (1280 wide) and 9 tiles (480 wide) labelled with the shown "
-        "frame's time, stacked by `xstack` into the 3x3 sheet. \"in jobs\" is the probe + "
+        'frame\'s time, stacked by `xstack` into the 3x3 sheet. "in jobs" is the probe + '
         "thumbnails jobs' own seconds.",
         "Two Reelforge rows, because start-up is paid once per process, not per file: *cold* "
         "is `reelforge process` from a new process (Python, Qt, SQLAlchemy imports, a new "
-        "database: \"around\" in the table); *engine already running* is the same batch "
+        'database: "around" in the table); *engine already running* is the same batch '
         "handed to an engine that is up, as in the desktop window (drop → both outputs "
         "verified and recorded; `tests/benchmarks/warm_engine.py`, a warm-up file of its own "
         "processed first, untimed). The target is judged on the second; the first is shown "

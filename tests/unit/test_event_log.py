@@ -174,6 +174,17 @@ def test_human_line_for_a_failure_and_a_log_record() -> None:
     assert "(traceback in the log" in human({**rec, "message": "x", "traceback": "T"})
 
 
+def test_human_lines_for_a_burst_of_ffmpeg_lines() -> None:
+    """A JobLogged carries the lines ffmpeg wrote together: each on its own line, aligned."""
+    line = {"ts": "2026-09-21T14:13:24.500Z", "level": "info", "kind": "event",
+            "event": "JobLogged", "job_id": "b" * 32,
+            "line": "Stream #0:0: Video\n  Metadata:"}  # fmt: skip
+    first, second = human(line).split("\n")
+    assert first.endswith("Stream #0:0: Video")
+    assert second.strip() == "Metadata:"
+    assert second.index("Metadata:") == first.index("Stream") + 2
+
+
 def test_parse_since() -> None:
     assert parse_since("10m", now=1000.0) == 400.0
     assert parse_since("2h", now=10_000.0) == 2800.0

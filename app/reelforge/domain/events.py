@@ -54,6 +54,8 @@ class JobProgressed(Event):
 
 @dataclass(frozen=True)
 class JobLogged(Event):
+    """One or more log lines of a job (newline-separated): ffmpeg's stderr comes in bursts."""
+
     job_id: str
     line: str
 

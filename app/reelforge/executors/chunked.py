@@ -243,7 +243,8 @@ class ChunkedJobs:
                     JobProgressed(job_id, percent, run.speed(), run.eta(percent), None)
                 )
             elif msg.get("type") == "log":
-                self._bus.publish(JobLogged(job_id, f"{tag} {msg.get('line', '')}"))
+                lines = str(msg.get("line", "")).split("\n")  # a burst of lines: tag each
+                self._bus.publish(JobLogged(job_id, "\n".join(f"{tag} {x}" for x in lines)))
 
         return report
 

@@ -32,6 +32,11 @@ from reelforge.media.progress import EtaEstimator, ProgressParser, ProgressSampl
 log = logging.getLogger(__name__)
 
 STDERR_TAIL = 60
+READ_SIZE = 65536
+# stderr lines closer together than BURST_GAP s are one burst (one on_log call); a burst is
+# passed on after BURST_MAX s even if ffmpeg keeps talking, so the live log stays live.
+BURST_GAP = 0.01
+BURST_MAX = 0.1
 PROGRESS_INTERVAL = 0.25  # seconds between on_progress calls
 POLL = 0.1  # seconds; how often the main loop looks at cancel and stall
 READER_JOIN_TIMEOUT = 5.0
@@ -410,21 +415,63 @@ class _Run:
             self.on_progress(self.last_progress)
 
     def read_stderr(self, pipe: IO[bytes]) -> None:
-        for raw in iter(pipe.readline, b""):
-            self.last_activity = time.monotonic()
-            text = raw.decode("utf-8", errors="replace")
-            for line in text.replace("\r", "\n").splitlines():
-                line = line.rstrip()
-                if not line:
-                    continue
-                self.tail.append(line)
-                if self.log_file is not None:
-                    try:
-                        self.log_file.write(line + "\n")
-                    except (OSError, ValueError):
-                        log.warning("cannot write the ffmpeg log; going on without it")
-                        self.log_file = None
-                self.on_log(line)
+        """Drain stderr into the tail, the log file and on_log, a burst at a time.
+
+        ffmpeg writes its header, the encoder's set-up and its closing statistics as bursts of
+        ~40 lines a few milliseconds apart. Lines that arrive together are passed on together,
+        one on_log call with the lines joined by newlines: one bus event, one event-log line
+        and one broker message instead of forty (most of the events a short job made).
+        """
+        fd = pipe.fileno()
+        rest = b""
+        while True:
+            data, eof = _read_burst(fd)
+            if data:
+                self.last_activity = time.monotonic()
+            data = rest + data
+            if eof:
+                rest = b""
+            else:  # a line cut by the read waits for its end (and never splits a UTF-8 char)
+                cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+                data, rest = data[:cut], data[cut:]
+            self._lines(data.decode("utf-8", errors="replace"))
+            if eof:
+                return
+
+    def _lines(self, text: str) -> None:
+        lines = [line.rstrip() for line in text.replace("\r", "\n").split("\n")]
+        lines = [line for line in lines if line]
+        if not lines:
+            return
+        self.tail.extend(lines)
+        if self.log_file is not None:
+            try:
+                self.log_file.write("\n".join(lines) + "\n")
+            except (OSError, ValueError):
+                log.warning("cannot write the ffmpeg log; going on without it")
+                self.log_file = None
+        self.on_log("\n".join(lines))
+
+
+def _read_burst(fd: int) -> tuple[bytes, bool]:
+    """Block for output, then take whatever follows within BURST_GAP (POSIX; one read on
+    Windows, where select() does not take pipes). Returns (bytes, end of file reached)."""
+    chunk = os.read(fd, READ_SIZE)
+    if not chunk:
+        return b"", True
+    if os.name == "nt":
+        return chunk, False
+    parts = [chunk]
+    deadline = time.monotonic() + BURST_MAX
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], min(BURST_GAP, left))
+        if not ready:
+            break
+        chunk = os.read(fd, READ_SIZE)
+        if not chunk:
+            return b"".join(parts), True
+        parts.append(chunk)
+    return b"".join(parts), False
 
 
 def run_ffmpeg(
@@ -440,6 +487,8 @@ def run_ffmpeg(
     stop_grace: float = 3.0,
 ) -> RunResult:
     """Run ffmpeg to completion, cancel or stall; callbacks come from reader threads.
+
+    on_log gets stderr a burst at a time: one or more lines, joined by newlines.
 
     ``duration`` is the expected output length in seconds (for percent and ETA). on_progress
     is called at most every 0.25 s and once more at the end, from the calling thread.

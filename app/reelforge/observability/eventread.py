@@ -159,7 +159,10 @@ def human(line: dict[str, Any]) -> str:
         ids.append(f"batch {line['batch_id']}")
     what = line.get("event") or "log"
     level = str(line.get("level", "info")).upper()
-    return f"{_when(line)}  {level:<7} {what:<17} {' '.join(ids):<22} {describe(line)}".rstrip()
+    head = f"{_when(line)}  {level:<7} {what:<17} {' '.join(ids):<22} "
+    # A JobLogged carries a burst of ffmpeg's lines: the rest go under the first one.
+    first, *more = describe(line).split("\n")
+    return "\n".join([(head + first).rstrip(), *(" " * len(head) + m for m in more)])
 
 
 def follow(
