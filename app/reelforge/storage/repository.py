@@ -74,6 +74,23 @@ _DELETE_OUTPUTS = sa.delete(_OUTPUTS_T).where(_OUTPUTS_T.c.job_id == sa.bindpara
 _INSERT_OUTPUT = sa.insert(_OUTPUTS_T)
 _INSERT_TRANSITION = sa.insert(_TRANSITIONS_T)
 _INSERT_JOB = sa.insert(_JOBS_T)
+# upsert_source's statements, built once (building them per call cost more than running them).
+_SRC = _SOURCES_T.c
+_SOURCE_BY_FINGERPRINT = (
+    sa.select(_SRC.id)
+    .where(_SRC.path == sa.bindparam("_path"), _SRC.fingerprint == sa.bindparam("_fingerprint"))
+    .order_by(_SRC.id.desc())
+    .limit(1)
+)
+_SOURCE_BY_STAT = (
+    sa.select(_SRC.id)
+    .where(_SRC.path == sa.bindparam("_path"), _SRC.fingerprint.is_(None),
+           _SRC.size == sa.bindparam("_size"), _SRC.mtime == sa.bindparam("_mtime"))
+    .order_by(_SRC.id.desc())
+    .limit(1)
+)  # fmt: skip
+_INSERT_SOURCE = sa.insert(_SOURCES_T).returning(_SRC.id)
+_UPDATE_SOURCE = sa.update(_SOURCES_T).where(_SRC.id == sa.bindparam("_id"))
 _REUSABLE = (
     sa.select(_JOBS.id)
     .where(_JOBS.spec_hash == sa.bindparam("_hash"), _JOBS.status == JobStatus.SUCCEEDED.value)
@@ -358,36 +375,23 @@ class Repository:
         the history of the old content stays attached to the old one.
         """
         media = _media_columns(media_info) if media_info is not None else {}
-        src = _SOURCES_T.c
         with self._connection(write=True) as conn:
             source_id = None
             if fingerprint is not None:
                 source_id = conn.execute(
-                    sa.select(src.id)
-                    .where(src.path == path, src.fingerprint == fingerprint)
-                    .order_by(src.id.desc())
-                    .limit(1)
+                    _SOURCE_BY_FINGERPRINT, {"_path": path, "_fingerprint": fingerprint}
                 ).scalar()
             if source_id is None:
                 source_id = conn.execute(
-                    sa.select(src.id)
-                    .where(src.path == path, src.fingerprint.is_(None), src.size == size,
-                           src.mtime == mtime)
-                    .order_by(src.id.desc())
-                    .limit(1)
-                ).scalar()  # fmt: skip
+                    _SOURCE_BY_STAT, {"_path": path, "_size": size, "_mtime": mtime}
+                ).scalar()
             values: dict[str, Any] = {"size": size, "mtime": mtime, **media}
             if fingerprint is not None:
                 values["fingerprint"] = fingerprint
             if source_id is None:
-                return int(
-                    conn.execute(
-                        sa.insert(_SOURCES_T)
-                        .values(path=path, created_at=utcnow(), **values)
-                        .returning(src.id)
-                    ).scalar_one()
-                )
-            conn.execute(sa.update(_SOURCES_T).where(src.id == source_id).values(**values))
+                row = {"path": path, "created_at": utcnow(), **values}
+                return int(conn.execute(_INSERT_SOURCE, row).scalar_one())
+            conn.execute(_UPDATE_SOURCE, {"_id": source_id, **values})
             return int(source_id)
 
     def get_source(self, source_id: int) -> SourceRecord | None:
