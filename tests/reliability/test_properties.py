@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -433,15 +435,33 @@ def test_ffmpeg_reader_threads_never_fail_on_any_bytes(
     # log them: here a swallowed exception fails the test instead.
     with mock.patch.object(process_module.log, "exception", side_effect=AssertionError):
         run.read_progress(io.BytesIO(pipe))
-        run.read_stderr(io.BytesIO(pipe))
+        _read_stderr_through_a_pipe(run, pipe)
     for p in [*seen, *([run.last_progress] if run.last_progress else [])]:
         assert p.percent is None or 0.0 <= p.percent <= 100.0, p
         assert p.eta is None or p.eta >= 0, p
         assert p.out_time is None or p.out_time >= 0, p
         assert p.speed is None or p.speed > 0, p
-    assert all("\n" not in line and "\r" not in line and line for line in logged)
+    # on_log gets a burst at a time: non-empty lines joined by newlines, no carriage returns.
+    lines = [line for burst in logged for line in burst.split("\n")]
+    assert all("\r" not in line and line.rstrip() == line and line for line in lines)
     assert len(run.tail) <= process_module.STDERR_TAIL
-    assert log_file.getvalue().count("\n") == len(logged)
+    assert log_file.getvalue().count("\n") == len(lines)
+
+
+def _read_stderr_through_a_pipe(run: process_module._Run, data: bytes) -> None:
+    """read_stderr gathers bursts with select() on the pipe's descriptor, as on ffmpeg's
+    stderr: feed it through a real pipe (a writer thread, since data may exceed its buffer)."""
+    read_fd, write_fd = os.pipe()
+
+    def writer() -> None:
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(data)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    with os.fdopen(read_fd, "rb") as pipe:
+        run.read_stderr(pipe)
+    thread.join()
 
 
 @pytest.mark.parametrize(
