@@ -647,7 +647,7 @@ def versions() -> dict[str, str]:
     }
 
 
-def render_readme_block() -> str:
+def render_readme_block(kept: dict[str, list[str]]) -> str:
     results = []
     for suite in SUITES:
         path = RESULTS / f"{suite}.json"
@@ -666,9 +666,29 @@ def render_readme_block() -> str:
         + ".",
         "",
     ]
-    for d in results:
-        lines += render_suite(SuiteResult.from_json(d))
+    fresh = {d["suite"]: render_suite(SuiteResult.from_json(d)) for d in results}
+    for suite in SUITES:
+        # A suite not run on this checkout (its results/ file is gone) keeps its last
+        # published section, date and revision included, rather than vanishing.
+        section = fresh.get(suite) or kept.get(suite)
+        if section:
+            lines += section
     return "\n".join(lines).rstrip() + "\n"
+
+
+def published_sections(block: str) -> dict[str, list[str]]:
+    """The README block's `### N. suite: ...` sections, by suite name."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in block.splitlines():
+        m = re.match(r"### \d+\. (\w+):", line)
+        if m:
+            current = sections.setdefault(m[1], [])
+        elif line.startswith("#"):
+            current = None
+        if current is not None:
+            current.append(line)
+    return {k: [*v, ""] if v[-1] else v for k, v in sections.items()}
 
 
 def update_readme() -> None:
@@ -676,8 +696,9 @@ def update_readme() -> None:
     if START not in text or END not in text:
         text = text.rstrip("\n") + f"\n\n## Performance\n\n{START}\n{END}\n"
     before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    README.write_text(f"{before}{START}\n{render_readme_block()}{END}{after}", encoding="utf-8")
+    old, after = rest.split(END, 1)
+    block = render_readme_block(published_sections(old))
+    README.write_text(f"{before}{START}\n{block}{END}{after}", encoding="utf-8")
     print(f"README.md updated between {START} and {END}")
 
 
