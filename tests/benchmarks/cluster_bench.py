@@ -231,8 +231,8 @@ def render(res: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"Measured {res['date']} on {res['cores']} cores (load average "
-            f"{res['load_before']:.1f} before, {res['load_after']:.1f} after: other work ran "
-            f"beside it), {res['repeats']} alternating repeats (medians), by "
+            f"{res['load_before']:.1f} before, {res['load_after']:.1f} after, its own encodes "
+            f"included), {res['repeats']} alternating repeats (medians), by "
             "`.venv/bin/python tests/benchmarks/cluster_bench.py`:",
             "",
             "| batch | local pool (`--jobs 2`: 2 heavy + 2 light) "
