@@ -648,11 +648,6 @@ def versions() -> dict[str, str]:
 
 
 def render_readme_block(kept: dict[str, list[str]]) -> str:
-    results = []
-    for suite in SUITES:
-        path = RESULTS / f"{suite}.json"
-        if path.exists():
-            results.append(json.loads(path.read_text(encoding="utf-8")))
     env = json.loads((RESULTS / "environment.json").read_text(encoding="utf-8"))
     m, v = env["machine"], env["versions"]
     lines = [
@@ -666,13 +661,12 @@ def render_readme_block(kept: dict[str, list[str]]) -> str:
         + ".",
         "",
     ]
-    fresh = {d["suite"]: render_suite(SuiteResult.from_json(d)) for d in results}
     for suite in SUITES:
-        # A suite not run on this checkout (its results/ file is gone) keeps its last
-        # published section, date and revision included, rather than vanishing.
-        section = fresh.get(suite) or kept.get(suite)
-        if section:
-            lines += section
+        path = RESULTS / f"{suite}.json"
+        if path.exists():
+            lines += render_suite(SuiteResult.from_json(json.loads(path.read_text("utf-8"))))
+        else:  # not run on this checkout: keep its last published section, date and revision
+            lines += kept.get(suite, [])
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -688,6 +682,7 @@ def published_sections(block: str) -> dict[str, list[str]]:
             current = None
         if current is not None:
             current.append(line)
+    # every section ends in one blank line, as render_suite writes it (the last one had none)
     return {k: [*v, ""] if v[-1] else v for k, v in sections.items()}
 
 
